@@ -1,0 +1,62 @@
+/// Where the cluster is and how to reach it; shared by consumers, producers and admin clients.
+public struct KafkaConnectionConfiguration: Sendable, Hashable, CustomStringConvertible {
+    /// `bootstrap.servers`: `host:port` entries. Required, at least one.
+    public var bootstrapServers: [String]
+    /// `client.id` (default `kafka-worker`), shown in broker logs and quotas.
+    public var clientID: String = "kafka-worker"
+    /// TLS and SASL settings (default plaintext).
+    public var security: KafkaSecurityConfiguration = .plaintext
+    /// How long start-up waits for the first broker connection before failing with a clear error
+    /// (default 10 s). The client itself keeps reconnecting afterwards.
+    public var connectTimeout: Duration = .seconds(10)
+    /// `debug`: librdkafka debug contexts (e.g. `["cgrp", "fetch"]`), routed to the logger at debug level.
+    public var debugContexts: [String] = []
+    /// Raw librdkafka properties, applied last. For settings the typed configuration does not cover.
+    /// Values of secret keys (passwords, keys) are redacted wherever they would be shown.
+    public var additionalProperties: [String: String] = [:]
+
+    public init(bootstrapServers: [String]) {
+        self.bootstrapServers = bootstrapServers
+    }
+
+    public var description: String {
+        let extra = additionalProperties.keys.sorted().map { key in
+            "\(key)=\(KafkaProperties.isSecret(key) ? "[REDACTED]" : additionalProperties[key]!)"
+        }
+        return "bootstrap.servers=\(bootstrapServers.joined(separator: ",")) client.id=\(clientID) \(security)"
+            + (extra.isEmpty ? "" : " " + extra.joined(separator: " "))
+    }
+
+    func apply(to props: inout KafkaProperties) throws(KafkaConfigurationError) {
+        guard !bootstrapServers.isEmpty else {
+            throw KafkaConfigurationError(key: "bootstrap.servers", message: "at least one host:port is required")
+        }
+        for server in bootstrapServers {
+            try Self.validate(server: server)
+        }
+        props["bootstrap.servers"] = bootstrapServers.joined(separator: ",")
+        guard !clientID.isEmpty else {
+            throw KafkaConfigurationError(key: "client.id", message: "must not be empty")
+        }
+        props["client.id"] = clientID
+        try KafkaProperties.check("connectTimeout", connectTimeout, in: 1...3_600_000)
+        for (key, value) in try security.properties() { props[key] = value }
+        if !debugContexts.isEmpty { props["debug"] = debugContexts.joined(separator: ",") }
+    }
+
+    func applyAdditional(to props: inout KafkaProperties) {
+        for (key, value) in additionalProperties { props[key] = value }
+    }
+
+    private static func validate(server: String) throws(KafkaConfigurationError) {
+        var entry = Substring(server)
+        if let scheme = entry.firstRange(of: "://") { entry = entry[scheme.upperBound...] }
+        guard let colon = entry.lastIndex(of: ":"), colon != entry.startIndex,
+              let port = Int(entry[entry.index(after: colon)...]), (1...65_535).contains(port)
+        else {
+            throw KafkaConfigurationError(
+                key: "bootstrap.servers",
+                message: "\"\(server)\" is not host:port; accepted: host:port with a port in 1...65535")
+        }
+    }
+}

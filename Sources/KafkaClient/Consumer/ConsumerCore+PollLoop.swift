@@ -1,0 +1,77 @@
+internal import Crdkafka
+
+extension ConsumerCore {
+    /// The poll thread's body: check the cluster is reachable, then poll until asked to stop, then close.
+    ///
+    /// Records are fetched with `rd_kafka_consumer_poll` (never the batch APIs, unsafe with rebalances and
+    /// pause/resume on librdkafka < 2.1): one waiting poll, then non-waiting polls until the batch is full
+    /// or the queue is empty. Rebalance, commit and error callbacks are served by the same polls.
+    func pollLoop(client: RDKafkaClient) {
+        let connection = configuration.connection
+        do {
+            try client.checkReachable(timeout: connection.connectTimeout, bootstrapServers: connection.bootstrapServers)
+        } catch {
+            var error = error
+            if let last = state.withLock({ $0.lastError }) { error.message += "; last error: \(last.message)" }
+            logger.error("cannot reach the Kafka cluster", metadata: ["error": "\(error)"])
+            close(client: client, failure: error)
+            return
+        }
+
+        let rk = client.pointer
+        let maxBatch = configuration.handoff.maxBatchSize
+        var reader = RDKafkaMessageReader()
+        var batch: [KafkaRecord] = []
+        batch.reserveCapacity(maxBatch)
+        var fatal: KafkaError?
+
+        while fatal == nil && state.withLock({ $0.lifecycle == .polling }) {
+            if handoff.isAboveHigh { enterBackpressure() }
+            var message = rd_kafka_consumer_poll(rk, 100)
+            while let current = message {
+                if current.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    batch.append(reader.record(from: current))
+                } else {
+                    fatal = consumeError(current)
+                }
+                rd_kafka_message_destroy(current)
+                message = (batch.count < maxBatch && fatal == nil) ? rd_kafka_consumer_poll(rk, 0) : nil
+            }
+            if !batch.isEmpty {
+                handoff.push(batch)
+                batch = []
+                batch.reserveCapacity(maxBatch)
+            }
+        }
+        close(client: client, failure: fatal)
+    }
+
+    /// A message carrying an error instead of a record. Returns the error if it is fatal.
+    private func consumeError(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaError? {
+        let err = message.pointee.err
+        if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+        var error = KafkaError(rdCode: err, operation: "consume")
+        if let text = rd_kafka_message_errstr(message) { error.message = String(cString: text) }
+        if err == RD_KAFKA_RESP_ERR__FATAL { error.isFatal = true }
+        handleError(error)
+        return error.isFatal ? error : nil
+    }
+
+    /// Closes the consumer on this thread (the revoke callback runs here), then ends the record sequence.
+    func close(client: RDKafkaClient, failure: KafkaError?) {
+        let err = client.closeConsumer()
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            handleError(KafkaError(rdCode: err, operation: "close"))
+        }
+        handoff.finish(error: failure)
+        let waiters = state.withLock { state in
+            state.lifecycle = .closed
+            state.assignment.removeAll()
+            defer { state.closeWaiters.removeAll() }
+            return state.closeWaiters
+        }
+        logger.info("consumer closed")
+        finishEvents()
+        for waiter in waiters { waiter.resume() }
+    }
+}

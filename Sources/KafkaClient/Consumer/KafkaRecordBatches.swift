@@ -1,0 +1,52 @@
+/// The batches of records a ``KafkaConsumer`` fetched. Ends when the consumer is closed, or throws a
+/// ``KafkaError`` when it cannot go on (cluster unreachable at start, fatal client error).
+public struct KafkaRecordBatches: AsyncSequence, Sendable {
+    public typealias Element = [KafkaRecord]
+    let consumer: KafkaConsumer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: KafkaConsumer
+
+        public mutating func next() async throws -> [KafkaRecord]? {
+            try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
+}
+
+/// The records a ``KafkaConsumer`` fetched, one at a time.
+public struct KafkaRecords: AsyncSequence, Sendable {
+    public typealias Element = KafkaRecord
+    let batches: KafkaRecordBatches
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var batches: KafkaRecordBatches.AsyncIterator
+        var current: [KafkaRecord] = []
+        var index = 0
+
+        public mutating func next() async throws -> KafkaRecord? {
+            while index == current.count {
+                guard let batch = try await batches.next() else { return nil }
+                current = batch
+                index = 0
+            }
+            defer { index += 1 }
+            return current[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(batches: batches.makeAsyncIterator()) }
+}
+
+extension Sequence<KafkaRecord> {
+    /// For each partition in these records, the offset after the highest record: what to store once all are finished.
+    public var nextOffsets: [KafkaTopicPartitionOffset] {
+        var highest: [KafkaTopicPartition: Int64] = [:]
+        for record in self {
+            highest[record.topicPartition] = Swift.max(highest[record.topicPartition] ?? -1, record.offset)
+        }
+        return highest.map { KafkaTopicPartitionOffset($0.key, offset: $0.value + 1) }
+            .sorted { $0.topicPartition < $1.topicPartition }
+    }
+}

@@ -1,0 +1,134 @@
+import Synchronization
+
+/// The bounded hand-off of record batches from the poll thread to the application.
+///
+/// The poll thread pushes without blocking (it must keep serving the group) and checks `isAboveHigh`
+/// to pause fetching; the reader is told (`onLow`) when the buffer falls to the low watermark so fetching resumes.
+final class RecordHandoff: Sendable {
+    private struct State {
+        var batches: [[KafkaRecord]] = []
+        var head = 0
+        var count = 0
+        var waiter: CheckedContinuation<[KafkaRecord]?, any Error>?
+        var finished = false
+        var failure: KafkaError?
+
+        /// The oldest non-empty batch (purges can leave empty ones behind).
+        mutating func popBatch() -> [KafkaRecord]? {
+            while head < batches.count {
+                let batch = batches[head]
+                batches[head] = []
+                head += 1
+                if head > 64 && head * 2 > batches.count {
+                    batches.removeFirst(head)
+                    head = 0
+                }
+                if !batch.isEmpty {
+                    count -= batch.count
+                    return batch
+                }
+            }
+            return nil
+        }
+    }
+
+    private let state = Mutex(State())
+    let highWatermark: Int
+    let lowWatermark: Int
+
+    init(highWatermark: Int, lowWatermark: Int) {
+        self.highWatermark = highWatermark
+        self.lowWatermark = lowWatermark
+    }
+
+    /// Records buffered and not yet taken by the application.
+    var count: Int { state.withLock { $0.count } }
+    var isAboveHigh: Bool { count >= highWatermark }
+
+    /// Hands a batch to the reader (poll thread). Never blocks.
+    func push(_ batch: [KafkaRecord]) {
+        let waiter: CheckedContinuation<[KafkaRecord]?, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.batches.append(batch)
+            state.count += batch.count
+            return nil
+        }
+        waiter?.resume(returning: batch)
+    }
+
+    /// Drops buffered records of `partitions` (they were revoked: their new owner reads them again).
+    func purge(_ partitions: Set<KafkaTopicPartition>) {
+        state.withLock { state in
+            for index in state.head..<state.batches.count {
+                let before = state.batches[index].count
+                state.batches[index].removeAll { partitions.contains($0.topicPartition) }
+                state.count -= before - state.batches[index].count
+            }
+        }
+    }
+
+    /// Ends the sequence: the reader gets what is buffered, then `nil` (or `error`).
+    func finish(error: KafkaError? = nil) {
+        let waiter: CheckedContinuation<[KafkaRecord]?, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            state.finished = true
+            state.failure = error
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        if let error { waiter?.resume(throwing: error) } else { waiter?.resume(returning: nil) }
+    }
+
+    /// The next batch, waiting for one; `nil` once finished and drained.
+    /// `onLow` runs (outside the lock) when the buffer is at or below the low watermark.
+    func next(onLow: () -> Void) async throws -> [KafkaRecord]? {
+        enum Immediate { case batch([KafkaRecord], low: Bool), end(KafkaError?), wait }
+        let immediate: Immediate = state.withLock { state in
+            if let batch = state.popBatch() { return .batch(batch, low: state.count <= lowWatermark) }
+            if state.finished {
+                defer { state.failure = nil }
+                return .end(state.failure)
+            }
+            return .wait
+        }
+        switch immediate {
+        case .batch(let batch, let low):
+            if low { onLow() }
+            return batch
+        case .end(let error):
+            if let error { throw error }
+            return nil
+        case .wait:
+            onLow()
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let resumeNow: Immediate = state.withLock { state in
+                        if Task.isCancelled { return .end(nil) }
+                        if let batch = state.popBatch() { return .batch(batch, low: true) }
+                        if state.finished { return .end(state.failure) }
+                        state.waiter = continuation
+                        return .wait
+                    }
+                    switch resumeNow {
+                    case .batch(let batch, _): continuation.resume(returning: batch)
+                    case .end(let error):
+                        if Task.isCancelled { continuation.resume(throwing: CancellationError()) }
+                        else if let error { continuation.resume(throwing: error) }
+                        else { continuation.resume(returning: nil) }
+                    case .wait: break
+                    }
+                }
+            } onCancel: {
+                let waiter = state.withLock { state in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume(throwing: CancellationError())
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+internal import Crdkafka
+import Synchronization
+
+/// Collects the delivery reports of records produced together and wakes the sender when all are in.
+final class DeliveryGroup: Sendable {
+    typealias Outcome = Result<KafkaDeliveryReport, KafkaError>
+
+    private struct State {
+        var outcomes: [Outcome?]
+        var remaining: Int
+        var waiter: CheckedContinuation<[Outcome], Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(outcomes: Array(repeating: nil, count: count), remaining: count))
+    }
+
+    func complete(_ index: Int, with outcome: Outcome) {
+        let finished: (CheckedContinuation<[Outcome], Never>, [Outcome])? = state.withLock { state in
+            guard state.outcomes[index] == nil else { return nil }
+            state.outcomes[index] = outcome
+            state.remaining -= 1
+            guard state.remaining == 0, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return (waiter, state.outcomes.map { $0! })
+        }
+        if let (waiter, outcomes) = finished { waiter.resume(returning: outcomes) }
+    }
+
+    /// Waits for every record's outcome, in the order the records were given.
+    func wait() async -> [Outcome] {
+        await withCheckedContinuation { continuation in
+            let ready: [Outcome]? = state.withLock { state in
+                if state.remaining == 0 { return state.outcomes.map { $0! } }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
+
+/// The per-record opaque librdkafka carries to the delivery report callback.
+final class DeliveryTicket: Sendable {
+    let group: DeliveryGroup
+    let index: Int
+
+    init(group: DeliveryGroup, index: Int) {
+        self.group = group
+        self.index = index
+    }
+}
+
+/// librdkafka's delivery report callback (`dr_msg_cb`), on the producer's poll thread.
+let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?,
+                                            UnsafeMutableRawPointer?) -> Void = { _, message, _ in
+    guard let message, let opaque = message.pointee._private else { return }
+    let ticket = Unmanaged<DeliveryTicket>.fromOpaque(opaque).takeRetainedValue()
+    let msg = message.pointee
+    if msg.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        let topic = String(cString: rd_kafka_topic_name(msg.rkt))
+        ticket.group.complete(ticket.index, with: .success(KafkaDeliveryReport(
+            topic: topic, partition: msg.partition, offset: msg.offset, timestamp: KafkaTimestamp(message: message))))
+    } else {
+        var error = KafkaError(rdCode: msg.err, operation: "produce")
+        if let text = rd_kafka_message_errstr(message) { error.message = String(cString: text) }
+        ticket.group.complete(ticket.index, with: .failure(error))
+    }
+}

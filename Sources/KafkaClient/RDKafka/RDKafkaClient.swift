@@ -1,0 +1,130 @@
+internal import Crdkafka
+import Logging
+import Synchronization
+
+/// A borrowed `rd_kafka_t` pointer. `@unchecked Sendable`: librdkafka handles are thread-safe.
+struct RDKafkaHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Owns one `rd_kafka_t` and the callback object it points to.
+///
+/// `@unchecked Sendable`: librdkafka handles are thread-safe; the pointer never changes and is destroyed once, in `deinit`.
+final class RDKafkaClient: @unchecked Sendable {
+    enum Kind { case consumer, producer }
+
+    let pointer: OpaquePointer
+    let kind: Kind
+    private let callbacks: Unmanaged<RDKafkaCallbacks>
+    private let consumerClosed = Mutex(false)
+
+    init(kind: Kind, properties: KafkaProperties, callbacks: RDKafkaCallbacks) throws(KafkaConfigurationError) {
+        let conf = try Self.makeConf(properties)
+        let retained = Unmanaged.passRetained(callbacks)
+        callbacks.install(on: conf)
+        if kind == .producer {
+            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+        }
+        var errstr = [CChar](repeating: 0, count: 512)
+        let type = kind == .consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER
+        guard let handle = rd_kafka_new(type, conf, &errstr, errstr.count) else {
+            rd_kafka_conf_destroy(conf)
+            retained.release()
+            let text = scrub(String(cBuffer: errstr), secrets: properties.secretValues)
+            let key = properties.values.keys.sorted().first { text.contains($0) } ?? "configuration"
+            throw KafkaConfigurationError(key: key, message: text)
+        }
+        self.pointer = handle
+        self.kind = kind
+        self.callbacks = retained
+        if kind == .consumer {
+            // Route rebalances, commit results and errors to the consumer queue served by `consumer_poll`.
+            rd_kafka_poll_set_consumer(handle)
+        }
+    }
+
+    deinit {
+        if kind == .consumer && !consumerClosed.withLock({ $0 }) {
+            rd_kafka_consumer_close(pointer)
+        }
+        rd_kafka_destroy(pointer)
+        callbacks.release()
+    }
+
+    /// `rd_kafka_consumer_close`, at most once. Blocks: call it off the cooperative pool.
+    func closeConsumer() -> rd_kafka_resp_err_t {
+        let first = consumerClosed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        return first ? rd_kafka_consumer_close(pointer) : RD_KAFKA_RESP_ERR_NO_ERROR
+    }
+
+    var logger: Logger { callbacks.takeUnretainedValue().logger }
+    var secrets: [String] { callbacks.takeUnretainedValue().secrets }
+
+    /// Asks the cluster for metadata; fails with a clear error when no broker answers within `timeout`.
+    func checkReachable(timeout: Duration, bootstrapServers: [String]) throws(KafkaError) {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(pointer, 0, nil, &metadata, Int32(clamping: timeout.wholeMilliseconds))
+        if let metadata { rd_kafka_metadata_destroy(metadata) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(
+                code: .init(rawValue: err.rawValue), operation: "connect",
+                message: "no broker of \(bootstrapServers.joined(separator: ",")) answered within "
+                    + "\(timeout.wholeMilliseconds) ms (\(String(cString: rd_kafka_err2str(err)))); "
+                    + "check bootstrap.servers, the network and the security settings",
+                isRetriable: true)
+        }
+    }
+
+    /// Cached watermarks (updated by fetches); no request is sent.
+    func cachedWatermarks(_ partition: KafkaTopicPartition) throws(KafkaError) -> KafkaWatermarks {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        try KafkaError.check(rd_kafka_get_watermark_offsets(pointer, partition.topic, partition.partition, &low, &high),
+                             operation: "watermarks")
+        return KafkaWatermarks(low: low, high: high)
+    }
+
+    /// Watermarks asked of the partition leader. Blocks up to `timeout`.
+    func queryWatermarks(_ partition: KafkaTopicPartition, timeout: Duration) throws(KafkaError) -> KafkaWatermarks {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        try KafkaError.check(
+            rd_kafka_query_watermark_offsets(pointer, partition.topic, partition.partition, &low, &high,
+                                             Int32(clamping: timeout.wholeMilliseconds)),
+            operation: "query watermarks")
+        return KafkaWatermarks(low: low, high: high)
+    }
+
+    /// The partitions of `topic` according to cluster metadata. Blocks up to `timeout`.
+    func partitionCount(topic: String, timeout: Duration) throws(KafkaError) -> Int {
+        guard let handle = rd_kafka_topic_new(pointer, topic, nil) else {
+            throw KafkaError(code: .invalidArgument, operation: "metadata", message: "bad topic name \"\(topic)\"")
+        }
+        defer { rd_kafka_topic_destroy(handle) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        try KafkaError.check(rd_kafka_metadata(pointer, 0, handle, &metadata, Int32(clamping: timeout.wholeMilliseconds)),
+                             operation: "metadata")
+        defer { rd_kafka_metadata_destroy(metadata) }
+        guard let metadata, metadata.pointee.topic_cnt > 0 else { return 0 }
+        let entry = metadata.pointee.topics[0]
+        try KafkaError.check(entry.err, operation: "metadata")
+        return Int(entry.partition_cnt)
+    }
+
+    private static func makeConf(_ properties: KafkaProperties) throws(KafkaConfigurationError) -> OpaquePointer {
+        let conf = rd_kafka_conf_new()!
+        var errstr = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties.values.sorted(by: { $0.key < $1.key }) {
+            if rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                let text = String(cBuffer: errstr)
+                throw KafkaConfigurationError(
+                    key: key, message: KafkaProperties.isSecret(key) ? scrub(text, secrets: [value]) : text)
+            }
+        }
+        return conf
+    }
+}

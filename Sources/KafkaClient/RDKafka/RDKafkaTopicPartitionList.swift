@@ -1,0 +1,52 @@
+internal import Crdkafka
+
+/// Owns an `rd_kafka_topic_partition_list_t`.
+final class RDKafkaTopicPartitionList {
+    let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+
+    init(capacity: Int = 1) {
+        pointer = rd_kafka_topic_partition_list_new(Int32(max(capacity, 1)))
+    }
+
+    convenience init(_ offsets: [KafkaTopicPartitionOffset]) {
+        self.init(capacity: offsets.count)
+        for entry in offsets {
+            rd_kafka_topic_partition_list_add(pointer, entry.topic, entry.partition).pointee.offset = entry.offset
+        }
+    }
+
+    convenience init(_ partitions: [KafkaTopicPartition]) {
+        self.init(partitions.map { KafkaTopicPartitionOffset($0, offset: KafkaOffset.invalid) })
+    }
+
+    deinit { rd_kafka_topic_partition_list_destroy(pointer) }
+
+    var offsets: [KafkaTopicPartitionOffset] { Self.offsets(of: pointer) }
+
+    /// Entries whose per-partition error is set.
+    func errors(operation: String) -> [(KafkaTopicPartitionOffset, KafkaError)] {
+        Self.entries(of: pointer).compactMap { entry, err in
+            err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : (entry, KafkaError(rdCode: err, operation: operation))
+        }
+    }
+
+    static func offsets(of list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [KafkaTopicPartitionOffset] {
+        entries(of: list).map(\.0)
+    }
+
+    static func partitions(of list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [KafkaTopicPartition] {
+        entries(of: list).map(\.0.topicPartition)
+    }
+
+    private static func entries(of list: UnsafePointer<rd_kafka_topic_partition_list_t>)
+        -> [(KafkaTopicPartitionOffset, rd_kafka_resp_err_t)]
+    {
+        let count = Int(list.pointee.cnt)
+        guard count > 0, let elems = list.pointee.elems else { return [] }
+        return (0..<count).map { index in
+            let element = elems[index]
+            return (KafkaTopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition,
+                                              offset: element.offset), element.err)
+        }
+    }
+}
