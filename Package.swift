@@ -49,5 +49,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "KafkaWorkerCLITests",
+            dependencies: ["KafkaWorkerCLI"],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -1,0 +1,83 @@
+import KafkaClient
+import Testing
+
+@Suite("Offsets: store, commit, resume, seek", .timeLimit(.minutes(2)))
+struct OffsetTests {
+    @Test("after a commit, a new consumer of the group resumes exactly after the committed offset")
+    func resumeAfterCommit() async throws {
+        let topic = try TestKafka.topic("resume")
+        try await TestKafka.produce(300, to: topic)
+        let group = TestKafka.unique("g")
+
+        let first = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: group), logger: TestKafka.logger)
+        try first.subscribe(topics: [topic])
+        let seen = try await TestKafka.collect(100, from: first, storeOffsets: false)
+        let hundredth = try #require(seen.first { $0.offset == 99 })
+        #expect(first.storeOffsets([hundredth.nextOffset]).isEmpty)
+        try await first.commit()
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        #expect(try await first.committedOffsets(for: [partition]) == [KafkaTopicPartitionOffset(partition, offset: 100)])
+        await first.close()
+
+        let second = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: group), logger: TestKafka.logger)
+        try second.subscribe(topics: [topic])
+        let rest = try await TestKafka.collect(200, from: second)
+        await second.close()
+        #expect(rest.map(\.offset) == Array(100..<300))
+    }
+
+    @Test("close commits what was stored")
+    func closeCommitsStoredOffsets() async throws {
+        let topic = try TestKafka.topic("closecommit", partitions: 2)
+        try await TestKafka.produce(40, to: topic, partitions: 2)
+        let group = TestKafka.unique("g")
+        var configuration = TestKafka.consumerConfiguration(group: group)
+        configuration.commit.interval = .seconds(3600)  // only close() can have committed
+        let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
+        try consumer.subscribe(topics: [topic])
+        _ = try await TestKafka.collect(40, from: consumer)
+        await consumer.close()
+        await consumer.close()  // idempotent
+
+        let admin = try KafkaAdmin(connection: .init(bootstrapServers: TestKafka.shared.bootstrapServers), logger: TestKafka.logger)
+        let committed = try await admin.committedOffsets(
+            group: group, partitions: [.init(topic: topic, partition: 0), .init(topic: topic, partition: 1)])
+        #expect(committed.map(\.offset) == [20, 20])
+    }
+
+    @Test("storing an offset for a partition that is not assigned is rejected cleanly, without a crash")
+    func storeForUnassignedPartition() async throws {
+        let topic = try TestKafka.topic("unassigned")
+        let other = try TestKafka.topic("other")
+        try await TestKafka.produce(5, to: topic)
+        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
+                                         logger: TestKafka.logger)
+        try consumer.subscribe(topics: [topic])
+        let records = try await TestKafka.collect(5, from: consumer, storeOffsets: false)
+        let rejected = consumer.storeOffsets([
+            KafkaTopicPartitionOffset(topic: other, partition: 0, offset: 3),
+            records[4].nextOffset,
+        ])
+        #expect(rejected.count == 1)
+        #expect(rejected.first?.offset.topic == other)
+        // Never assigned to this handle: librdkafka does not know the partition.
+        #expect([.state, .unknownPartition].contains(rejected.first?.error.code))
+        await consumer.close()
+        // After close nothing is assigned: every store is refused the same way.
+        #expect(consumer.storeOffsets([records[0].nextOffset]).first?.error.code == .state)
+    }
+
+    @Test("seek moves delivery back to an earlier offset")
+    func seekBack() async throws {
+        let topic = try TestKafka.topic("seek")
+        try await TestKafka.produce(30, to: topic)
+        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
+                                         logger: TestKafka.logger)
+        try consumer.subscribe(topics: [topic])
+        _ = try await TestKafka.collect(30, from: consumer)
+        try await consumer.seek([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 10)])
+        let again = try await TestKafka.collect(20, from: consumer)
+        await consumer.close()
+        #expect(again.map(\.offset) == Array(10..<30))
+    }
+}

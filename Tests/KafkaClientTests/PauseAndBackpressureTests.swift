@@ -1,0 +1,78 @@
+@testable import KafkaClient
+import Testing
+
+@Suite("Pause, resume and back-pressure", .timeLimit(.minutes(2)))
+struct PauseAndBackpressureTests {
+    @Test("pause stops delivery; resume restarts it without duplicates or gaps")
+    func pauseAndResume() async throws {
+        let topic = try TestKafka.topic("pause")
+        try await TestKafka.produce(100, to: topic)
+        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
+                                         logger: TestKafka.logger)
+        try consumer.subscribe(topics: [topic])
+        let before = try await TestKafka.collect(100, from: consumer)
+        #expect(before.map(\.offset) == Array(0..<100))
+
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        consumer.pause([partition])
+        try await TestKafka.produce(100, to: topic, from: 100)
+        // Nothing may arrive while paused. Absence has no event to await, so watch for a while.
+        let whilePaused = try await withDeadline(.seconds(10), "paused read") { () -> Int in
+            let reader = Task { try await consumer.batches.first { _ in true }?.count ?? 0 }
+            try await Task.sleep(for: .seconds(2))
+            reader.cancel()
+            return (try? await reader.value) ?? 0
+        }
+        #expect(whilePaused == 0)
+
+        consumer.resume([partition])
+        let after = try await TestKafka.collect(100, from: consumer)
+        await consumer.close()
+        #expect(after.map(\.offset) == Array(100..<200))
+    }
+
+    @Test("a full hand-off buffer pauses fetching; everything still arrives once, in order")
+    func backpressureBoundsTheBuffer() async throws {
+        let topic = try TestKafka.topic("bp", partitions: 2)
+        try await TestKafka.produce(5_000, to: topic, partitions: 2)
+        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        configuration.handoff.maxBatchSize = 50
+        configuration.handoff.highWatermark = 200
+        configuration.handoff.lowWatermark = 100
+        let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
+        try consumer.subscribe(topics: [topic])
+
+        // Do not read until fetching had time to fill the buffer and pause.
+        try await waitUntil("back-pressure engaged") { consumer.core.state.withLock { $0.backpressure } }
+        let buffered = consumer.core.handoff.count
+        #expect(buffered >= 200 && buffered <= 200 + 50 + 50, "buffered \(buffered)")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(consumer.core.handoff.count == buffered, "nothing is added while paused")
+
+        let (records, maxBuffered) = try await withDeadline(.seconds(60), "slow reader") {
+            var records: [KafkaRecord] = []
+            var maxBuffered = 0
+            for try await batch in consumer.batches {
+                maxBuffered = max(maxBuffered, consumer.core.handoff.count)
+                records += batch
+                try await Task.sleep(for: .milliseconds(2))
+                if records.count == 5_000 { break }
+            }
+            return (records, maxBuffered)
+        }
+        await consumer.close()
+        #expect(maxBuffered <= 300)
+        for partition in Int32(0)..<2 {
+            #expect(records.filter { $0.partition == partition }.map(\.offset) == Array(0..<2_500))
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails after `limit`.
+func waitUntil(_ what: String, within limit: Duration = .seconds(30), _ condition: @escaping @Sendable () -> Bool)
+    async throws
+{
+    try await withDeadline(limit, what) {
+        while !condition() { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}

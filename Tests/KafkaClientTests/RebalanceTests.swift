@@ -1,0 +1,195 @@
+import KafkaClient
+import Synchronization
+import Testing
+
+/// What one member saw: its hook calls in order, the records it read, the result of commits in revoke hooks.
+final class MemberLog: Sendable {
+    struct State {
+        var hooks: [String] = []
+        var consumed: [KafkaTopicPartition: Int64] = [:]
+        /// The first offset read of each partition since it was last assigned.
+        var firstSeen: [KafkaTopicPartition: Int64] = [:]
+        var revokeCommitErrors: [KafkaError] = []
+        var revokeCommits = 0
+        /// Offsets the revoke hooks tried to store and librdkafka refused (it would if the revoke had completed).
+        var revokeStoreRejections: [KafkaOffsetRejection] = []
+    }
+
+    let state = Mutex(State())
+    let consumer = Mutex<KafkaConsumer?>(nil)
+
+    /// Hooks that log, and in revoke store the offsets of what was read and commit before giving partitions up.
+    var hooks: KafkaRebalanceHooks {
+        KafkaRebalanceHooks(
+            onAssign: { partitions in
+                self.state.withLock { state in
+                    state.hooks.append("assign \(partitions.count)")
+                    for partition in partitions { state.firstSeen[partition] = nil }
+                }
+            },
+            onRevoke: { partitions, lost in
+                self.state.withLock { $0.hooks.append("\(lost ? "lost" : "revoke") \(partitions.count)") }
+                guard !lost, let consumer = self.consumer.withLock({ $0 }) else { return }
+                let offsets = self.state.withLock { state in
+                    partitions.compactMap { p in state.consumed[p].map { KafkaTopicPartitionOffset(p, offset: $0 + 1) } }
+                }
+                let rejected = consumer.storeOffsets(offsets)
+                self.state.withLock { $0.revokeStoreRejections += rejected }
+                do throws(KafkaError) {
+                    try await consumer.commit()
+                    self.state.withLock { $0.revokeCommits += 1 }
+                } catch {
+                    self.state.withLock { $0.revokeCommitErrors.append(error) }
+                }
+            })
+    }
+
+    func start(_ configuration: KafkaConsumerConfiguration, topic: String) throws -> Task<Void, any Error> {
+        let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: TestKafka.logger)
+        self.consumer.withLock { $0 = consumer }
+        try consumer.subscribe(topics: [topic])
+        return Task {
+            for try await batch in consumer.batches {
+                state.withLock { state in
+                    for record in batch {
+                        state.consumed[record.topicPartition] = record.offset
+                        if state.firstSeen[record.topicPartition] == nil { state.firstSeen[record.topicPartition] = record.offset }
+                    }
+                }
+            }
+        }
+    }
+
+    var assignment: Set<KafkaTopicPartition> { Set(consumer.withLock { $0 }?.assignment ?? []) }
+    var hookLog: [String] { state.withLock { $0.hooks } }
+    func close() async { await consumer.withLock { $0 }?.close() }
+}
+
+@Suite("Rebalances and their hooks", .timeLimit(.minutes(3)))
+struct RebalanceTests {
+    static func all(_ topic: String) -> Set<KafkaTopicPartition> {
+        Set((0..<6).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+    }
+
+    /// Starts two members and waits until they share the topic's six partitions and have read its 60 records.
+    static func twoMembers(_ configuration: KafkaConsumerConfiguration, topic: String)
+        async throws -> (MemberLog, MemberLog, [Task<Void, any Error>])
+    {
+        let a = MemberLog(), b = MemberLog()
+        let readers = [try a.start(configuration, topic: topic), try b.start(configuration, topic: topic)]
+        try await waitUntil("a and b share all partitions", within: .seconds(40)) {
+            a.assignment.union(b.assignment) == all(topic) && a.assignment.isDisjoint(with: b.assignment)
+                && !a.assignment.isEmpty && !b.assignment.isEmpty
+        }
+        try await waitUntil("a and b read all 60 records") {
+            let consumed = a.state.withLock { $0.consumed }.merging(b.state.withLock { $0.consumed }) { max($0, $1) }
+            return consumed.count == 6 && consumed.values.allSatisfy { $0 == 9 }
+        }
+        return (a, b, readers)
+    }
+
+    @Test("a third member joining: revoke hooks run while the partitions are still owned, before the new assign",
+          arguments: [KafkaConsumerConfiguration.AssignmentStrategy.eager, .cooperativeSticky])
+    func thirdMemberJoins(strategy: KafkaConsumerConfiguration.AssignmentStrategy) async throws {
+        let topic = try TestKafka.topic("rebalance", partitions: 6)
+        try await TestKafka.produce(60, to: topic, partitions: 6)
+        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        configuration.assignmentStrategy = strategy
+        configuration.commit.autoCommit = false  // only the revoke hooks commit
+        let (a, b, readers) = try await Self.twoMembers(configuration, topic: topic)
+
+        let c = MemberLog()
+        let readerC = try c.start(configuration, topic: topic)
+        try await waitUntil("three members share all partitions", within: .seconds(40)) {
+            let sets = [a.assignment, b.assignment, c.assignment]
+            return sets.allSatisfy { $0.count == 2 } && sets.reduce(Set()) { $0.union($1) } == Self.all(topic)
+        }
+
+        for member in [a, b] {
+            let log = member.hookLog
+            #expect(log.first?.hasPrefix("assign") == true, "\(log)")
+            let revoke = try #require(log.lastIndex { $0.hasPrefix("revoke") }, "\(log)")
+            if strategy == .eager {
+                #expect(log[(revoke + 1)...].contains { $0.hasPrefix("assign") }, "eager assigns after revoking: \(log)")
+            }
+            // Stores made inside the revoke hook were accepted: the partitions were still this member's.
+            #expect(member.state.withLock { $0.revokeStoreRejections }.isEmpty)
+            let errors = member.state.withLock { $0.revokeCommitErrors }
+            if strategy == .cooperativeSticky {
+                #expect(errors.isEmpty, "\(errors)")
+                #expect(member.state.withLock { $0.revokeCommits } >= 1)
+            } else {
+                // librdkafka's mock coordinator refuses every OffsetCommit while the group is JOINING
+                // (rdkafka_mock_cgrp.c, check_state); a real broker accepts current-generation commits then.
+                #expect(errors.allSatisfy { $0.code == .rebalanceInProgress }, "\(errors)")
+            }
+        }
+        #expect(c.hookLog.contains("assign 2"), "\(c.hookLog)")
+        if strategy == .cooperativeSticky {
+            // The revoke hooks committed everything read before the partitions moved: the new member starts at 10.
+            try await TestKafka.produce(6, to: topic, partitions: 6, from: 60)
+            try await waitUntil("c reads its two new records") { c.state.withLock { $0.consumed }.count == 2 }
+            let cFirst = c.state.withLock { $0.firstSeen }
+            #expect(cFirst.values.allSatisfy { $0 == 10 }, "\(cFirst)")
+        }
+        for reader in readers + [readerC] { reader.cancel() }
+        for member in [a, b, c] { await member.close() }
+    }
+
+    @Test("a member leaving commits in its revoke hook before its partitions move: no redelivery to the other")
+    func leavingMemberCommits() async throws {
+        let topic = try TestKafka.topic("leave", partitions: 6)
+        try await TestKafka.produce(60, to: topic, partitions: 6)
+        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        configuration.commit.autoCommit = false  // only the revoke hooks commit
+        let (a, b, readers) = try await Self.twoMembers(configuration, topic: topic)
+        let aPartitions = a.assignment
+
+        await a.close()
+        #expect(a.state.withLock { $0.revokeCommitErrors }.isEmpty)
+        #expect(a.state.withLock { $0.revokeCommits } >= 1)
+        #expect(a.hookLog.last?.hasPrefix("revoke") == true, "\(a.hookLog)")
+        // A store for a partition given up is refused with _STATE ("lost, do not commit"), never a crash.
+        let formerPartition = try #require(aPartitions.first)
+        let rejected = a.consumer.withLock { $0 }?.storeOffsets([KafkaTopicPartitionOffset(formerPartition, offset: 10)])
+        #expect(rejected?.map(\.error.code) == [.state])
+        try await waitUntil("b owns every partition", within: .seconds(40)) { b.assignment == Self.all(topic) }
+
+        try await TestKafka.produce(6, to: topic, partitions: 6, from: 60)
+        try await waitUntil("b reads the new records of a's partitions") {
+            let first = b.state.withLock { $0.firstSeen }
+            return aPartitions.allSatisfy { first[$0] != nil } && aPartitions.allSatisfy { b.state.withLock { $0.consumed }[$0] == 10 }
+        }
+        let first = b.state.withLock { $0.firstSeen }
+        #expect(aPartitions.allSatisfy { first[$0] == 10 }, "b resumed a's partitions at \(first)")
+        for reader in readers { reader.cancel() }
+        await b.close()
+    }
+
+    @Test("a hook that never returns delays the rebalance only up to the hook timeout, and is reported")
+    func hungHookTimesOut() async throws {
+        let topic = try TestKafka.topic("hunghook")
+        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        configuration.rebalanceHookTimeout = .seconds(1)
+        let hooks = KafkaRebalanceHooks(onRevoke: { _, _ in
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
+        })
+        let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: TestKafka.logger)
+        let events = Task {
+            var kinds: [KafkaConsumerEvent.Kind] = []
+            for await event in consumer.events { kinds.append(event.kind) }
+            return kinds
+        }
+        try consumer.subscribe(topics: [topic])
+        try await waitUntil("assigned") { !consumer.assignment.isEmpty }
+        let clock = ContinuousClock()
+        let start = clock.now
+        await consumer.close()
+        #expect(clock.now - start < .seconds(5))
+        let kinds = await events.value
+        #expect(kinds.first == .assigned)
+        #expect(kinds.contains(.revoked))
+        #expect(kinds.contains(.hookTimedOut))
+        #expect(consumer.assignment.isEmpty)
+    }
+}

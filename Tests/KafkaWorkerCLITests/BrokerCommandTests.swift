@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// The `kafka-worker` executable built beside this test bundle.
+let kafkaWorkerBinary: URL = {
+    let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                         ?? CommandLine.arguments[0])
+    var directory = executable.deletingLastPathComponent()
+    while directory.path != "/" && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("kafka-worker").path) {
+        directory = directory.deletingLastPathComponent()
+    }
+    return directory.appendingPathComponent("kafka-worker")
+}()
+
+/// Runs kcat with `arguments` and `input`; returns standard output.
+func kcat(_ arguments: [String], input: String = "") throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["kcat"] + arguments
+    let stdin = Pipe(), stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "kcat \(arguments) exited with \(process.terminationStatus)")
+    return String(decoding: output, as: UTF8.self)
+}
+
+@Suite("kafka-worker broker", .timeLimit(.minutes(1)))
+struct BrokerCommandTests {
+    @Test("prints bootstrap.servers first, serves kcat, writes the bootstrap file, exits 0 on SIGTERM and SIGINT",
+          arguments: [SIGTERM, SIGINT])
+    func brokerServesKcat(signal: Int32) async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: kafkaWorkerBinary.path), "\(kafkaWorkerBinary.path)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = kafkaWorkerBinary
+        process.arguments = ["broker", "--brokers", "2", "--topic", "orders:3", "--topic", "audit:1",
+                             "--bootstrap-file", file.path, "--log-level", "warning"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        try process.run()
+
+        let firstLine = try await Task.detached {
+            var bytes: [UInt8] = []
+            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
+                bytes.append(byte)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        #expect(firstLine.hasPrefix("bootstrap.servers=127.0.0.1:"))
+        #expect(try String(contentsOf: file, encoding: .utf8) == firstLine + "\n")
+        let servers = String(firstLine.dropFirst("bootstrap.servers=".count))
+        #expect(servers.split(separator: ",").count == 2)
+
+        _ = try kcat(["-P", "-b", servers, "-t", "orders", "-K:", "-p", "2"], input: "o1:first\no2:second\n")
+        let read = try kcat(["-C", "-b", servers, "-t", "orders", "-p", "2", "-o", "beginning", "-e", "-q", "-f", "%k=%s\\n"])
+        #expect(read == "o1=first\no2=second\n")
+        let metadata = try kcat(["-L", "-b", servers, "-t", "orders"])
+        #expect(metadata.contains("3 partitions"))
+
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test("a bad --topic is rejected with a usage error")
+    func badTopicSpec() throws {
+        let process = Process()
+        process.executableURL = kafkaWorkerBinary
+        process.arguments = ["broker", "--topic", "orders"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("--topic"))
+    }
+}
