@@ -8,8 +8,7 @@ struct AdminAndEmbeddedTests {
         let topic = try TestKafka.topic("admin", partitions: 2)
         try await TestKafka.produce(10, to: topic, partitions: 2)
         let group = TestKafka.unique("g")
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: group), logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic, group: group)
         _ = try await TestKafka.collect(10, from: consumer, storeOffsets: false)
         try await consumer.commit([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 3)])
 
@@ -48,9 +47,7 @@ struct AdminAndEmbeddedTests {
         try await TestKafka.produce(10, to: topic, partitions: 2, cluster: cluster)
         #expect(clock.now - start >= .milliseconds(200))
 
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(cluster, group: group),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic, group: group, cluster: cluster)
         _ = try await TestKafka.collect(10, from: consumer)
         try cluster.setPartitionLeader(topic: topic, partition: 0, broker: 1)
         try cluster.setGroupCoordinator(group: group, broker: 1)
@@ -66,10 +63,7 @@ struct AdminAndEmbeddedTests {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.logger)
         let topic = try TestKafka.topic("commiterr", on: cluster)
         try await TestKafka.produce(5, to: topic, cluster: cluster)
-        var configuration = TestKafka.consumerConfiguration(cluster, group: TestKafka.unique("g"))
-        configuration.commit.autoCommit = false
-        let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic, cluster: cluster) { $0.commit.autoCommit = false }
         _ = try await TestKafka.collect(5, from: consumer)
         try cluster.injectRequestErrors([.groupAuthorizationFailed], for: .offsetCommit)
         let error = await #expect(throws: KafkaError.self) { try await consumer.commit() }

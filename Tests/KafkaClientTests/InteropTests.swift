@@ -37,9 +37,7 @@ struct InteropTests {
         let lines = (0..<20).map { "k\($0):order \($0)" }.joined(separator: "\n") + "\n"
         _ = try await run("kcat", ["-P", "-b", TestKafka.shared.bootstrapServersString, "-t", topic, "-K:", "-p", "0"],
                           input: lines)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         let records = try await TestKafka.collect(20, from: consumer)
         await consumer.close()
         #expect(records.map(\.keyString) == (0..<20).map { "k\($0)" })

@@ -9,8 +9,7 @@ struct OffsetTests {
         try await TestKafka.produce(300, to: topic)
         let group = TestKafka.unique("g")
 
-        let first = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: group), logger: TestKafka.logger)
-        try first.subscribe(topics: [topic])
+        let first = try TestKafka.consumer(subscribedTo: topic, group: group)
         let seen = try await TestKafka.collect(100, from: first, storeOffsets: false)
         let hundredth = try #require(seen.first { $0.offset == 99 })
         #expect(first.storeOffsets([hundredth.nextOffset]).isEmpty)
@@ -19,8 +18,7 @@ struct OffsetTests {
         #expect(try await first.committedOffsets(for: [partition]) == [KafkaTopicPartitionOffset(partition, offset: 100)])
         await first.close()
 
-        let second = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: group), logger: TestKafka.logger)
-        try second.subscribe(topics: [topic])
+        let second = try TestKafka.consumer(subscribedTo: topic, group: group)
         let rest = try await TestKafka.collect(200, from: second)
         await second.close()
         #expect(rest.map(\.offset) == Array(100..<300))
@@ -31,10 +29,9 @@ struct OffsetTests {
         let topic = try TestKafka.topic("closecommit", partitions: 2)
         try await TestKafka.produce(40, to: topic, partitions: 2)
         let group = TestKafka.unique("g")
-        var configuration = TestKafka.consumerConfiguration(group: group)
-        configuration.commit.interval = .seconds(3600)  // only close() can have committed
-        let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic, group: group) {
+            $0.commit.interval = .seconds(3600)  // only close() can have committed
+        }
         _ = try await TestKafka.collect(40, from: consumer)
         await consumer.close()
         await consumer.close()  // idempotent
@@ -50,9 +47,7 @@ struct OffsetTests {
         let topic = try TestKafka.topic("unassigned")
         let other = try TestKafka.topic("other")
         try await TestKafka.produce(5, to: topic)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         let records = try await TestKafka.collect(5, from: consumer, storeOffsets: false)
         let rejected = consumer.storeOffsets([
             KafkaTopicPartitionOffset(topic: other, partition: 0, offset: 3),
@@ -71,9 +66,7 @@ struct OffsetTests {
     func seekBack() async throws {
         let topic = try TestKafka.topic("seek")
         try await TestKafka.produce(30, to: topic)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         _ = try await TestKafka.collect(30, from: consumer)
         try await consumer.seek([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 10)])
         let again = try await TestKafka.collect(20, from: consumer)

@@ -7,9 +7,7 @@ struct PauseAndBackpressureTests {
     func pauseAndResume() async throws {
         let topic = try TestKafka.topic("pause")
         try await TestKafka.produce(100, to: topic)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         let before = try await TestKafka.collect(100, from: consumer)
         #expect(before.map(\.offset) == Array(0..<100))
 
@@ -35,12 +33,11 @@ struct PauseAndBackpressureTests {
     func backpressureBoundsTheBuffer() async throws {
         let topic = try TestKafka.topic("bp", partitions: 2)
         try await TestKafka.produce(5_000, to: topic, partitions: 2)
-        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
-        configuration.handoff.maxBatchSize = 50
-        configuration.handoff.highWatermark = 200
-        configuration.handoff.lowWatermark = 100
-        let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic) {
+            $0.handoff.maxBatchSize = 50
+            $0.handoff.highWatermark = 200
+            $0.handoff.lowWatermark = 100
+        }
 
         // Do not read until fetching had time to fill the buffer and pause.
         try await waitUntil("back-pressure engaged") { consumer.core.state.withLock { $0.backpressure } }

@@ -22,9 +22,7 @@ struct RoundTripTests {
         #expect(reports.map(\.offset) == [0, 1, 2, 3])
         #expect(reports.allSatisfy { $0.topic == topic && $0.partition == 0 })
 
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         let received = try await TestKafka.collect(4, from: consumer)
         await consumer.close()
 
@@ -46,9 +44,7 @@ struct RoundTripTests {
     func orderingPerPartition() async throws {
         let topic = try TestKafka.topic("order", partitions: 4)
         try await TestKafka.produce(10_000, to: topic, partitions: 4)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         let received = try await TestKafka.collect(10_000, from: consumer)
         await consumer.close()
 
@@ -67,9 +63,7 @@ struct RoundTripTests {
     func perRecordSequence() async throws {
         let topic = try TestKafka.topic("records")
         try await TestKafka.produce(50, to: topic)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
-        try consumer.subscribe(topics: [topic])
+        let consumer = try TestKafka.consumer(subscribedTo: topic)
         let offsets = try await withDeadline(.seconds(30), "records") {
             var offsets: [Int64] = []
             for try await record in consumer.records {

@@ -47,6 +47,16 @@ enum TestKafka {
         return configuration
     }
 
+    /// A consumer of `topic` in a group of its own (or `group`), already subscribed.
+    static func consumer(subscribedTo topic: String, group: String? = nil, cluster: EmbeddedKafkaCluster = shared,
+                         configure: (inout KafkaConsumerConfiguration) -> Void = { _ in }) throws -> KafkaConsumer {
+        var configuration = consumerConfiguration(cluster, group: group ?? unique("g"))
+        configure(&configuration)
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        try consumer.subscribe(topics: [topic])
+        return consumer
+    }
+
     static func producer(_ cluster: EmbeddedKafkaCluster = shared) throws -> KafkaProducer {
         var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
         configuration.deliveryTimeout = .seconds(20)
