@@ -12,11 +12,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "KafkaWorker", targets: ["KafkaWorker"]),
         .executable(name: "kafka-worker", targets: ["KafkaWorkerCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -32,10 +36,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "KafkaWorker",
+            dependencies: [
+                "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "KafkaWorkerCLI",
             dependencies: [
                 "KafkaClient",
+                "KafkaWorker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -46,6 +63,17 @@ let package = Package(
             dependencies: [
                 "KafkaClient",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KafkaWorkerTests",
+            dependencies: [
+                "KafkaWorker",
+                "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

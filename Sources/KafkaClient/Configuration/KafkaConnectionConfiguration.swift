@@ -44,6 +44,14 @@ public struct KafkaConnectionConfiguration: Sendable, Hashable, CustomStringConv
         if !debugContexts.isEmpty { props["debug"] = debugContexts.joined(separator: ",") }
     }
 
+    /// Every secret value in this configuration, so other modules can scrub text of them.
+    package var secretValues: [String] {
+        var secrets = additionalProperties.compactMap { KafkaProperties.isSecret($0.key) ? $0.value : nil }
+        if let password = security.sasl?.password.value { secrets.append(password) }
+        if let password = security.tls?.keyPassword?.value { secrets.append(password) }
+        return secrets.filter { !$0.isEmpty }
+    }
+
     func applyAdditional(to props: inout KafkaProperties) {
         for (key, value) in additionalProperties { props[key] = value }
     }

@@ -9,7 +9,8 @@ import Synchronization
 /// A dedicated thread serves delivery reports; ``flush(timeout:)`` waits off the cooperative pool.
 public final class KafkaProducer: Sendable {
     let client: RDKafkaClient
-    let configuration: KafkaProducerConfiguration
+    /// The configuration the producer was created with.
+    public let configuration: KafkaProducerConfiguration
     private let blocking: BlockingCalls
     private let pollThread = PollThreadControl()
 

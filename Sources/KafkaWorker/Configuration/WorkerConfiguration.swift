@@ -1,0 +1,95 @@
+public import KafkaClient
+
+/// Configuration of a ``KafkaWorker``. Required values go in `init`; the rest have documented defaults.
+public struct WorkerConfiguration: Sendable, CustomStringConvertible {
+    /// The underlying consumer: connection, group, session and fetch settings. Its `groupID` is the worker's group.
+    public var consumer: KafkaConsumerConfiguration
+    /// The topics to consume. Required, at least one.
+    public var topics: [String]
+    /// How records are ordered while they run concurrently (default `.partition`).
+    public var ordering: OrderingMode = .partition
+    /// Most records (per-record handlers) or batches (batch handlers) handled at once (default 16). Range 1...10000.
+    public var maxConcurrency: Int = 16
+    /// Records a batch handler receives at most (default 500); also the chunk a lane takes at once. Range 1...100000.
+    public var maxBatchSize: Int = 500
+    /// Records buffered in the worker (received, not finished) at which fetching of every partition pauses
+    /// (default 20,000); fetching resumes at half. Range 1...10000000.
+    public var maxBufferedRecords: Int = 20_000
+    /// Records buffered for one partition at which that partition alone pauses (default 2,000), so one slow or
+    /// retrying partition does not hold up the others; it resumes at half. Range 1...`maxBufferedRecords`.
+    public var maxBufferedRecordsPerPartition: Int = 2_000
+    public var retry = RetryPolicy()
+    public var deadLetter = DeadLetterConfiguration()
+    public var watchdog = WatchdogConfiguration()
+    /// How long a revoke waits for in-flight records of the revoked partitions before it lets them go (default 10 s).
+    /// Records still running then are not committed.
+    public var revokeDrainTimeout: Duration = .seconds(10)
+    /// How long a graceful shutdown waits for in-flight records (default 30 s).
+    public var shutdownGracePeriod: Duration = .seconds(30)
+    /// How often the summary line (throughput, error rate) is logged (default 60 s, as in the source chapter).
+    public var summaryInterval: Duration = .seconds(60)
+
+    public init(bootstrapServers: [String], groupID: String, topics: [String]) {
+        self.consumer = KafkaConsumerConfiguration(bootstrapServers: bootstrapServers, groupID: groupID)
+        self.topics = topics
+    }
+
+    public var groupID: String { consumer.groupID }
+
+    public var description: String {
+        "WorkerConfiguration(topics: \(topics), ordering: \(ordering), maxConcurrency: \(maxConcurrency), \(consumer))"
+    }
+
+    /// Checks every value; throws an error naming the first bad key.
+    public func validate() throws(KafkaConfigurationError) {
+        try consumer.validate()
+        guard !topics.isEmpty, topics.allSatisfy({ !$0.isEmpty }) else {
+            throw KafkaConfigurationError(key: "topics", message: "at least one non-empty topic name is required")
+        }
+        try Self.check("maxConcurrency", maxConcurrency, 1...10_000)
+        try Self.check("maxBatchSize", maxBatchSize, 1...100_000)
+        try Self.check("maxBufferedRecords", maxBufferedRecords, 1...10_000_000)
+        try Self.check("maxBufferedRecordsPerPartition", maxBufferedRecordsPerPartition, 1...maxBufferedRecords)
+        try retry.validate()
+        try deadLetter.validate()
+        try watchdog.validate()
+        try Self.check("revokeDrainTimeout", revokeDrainTimeout, .milliseconds(1) ... .seconds(3600))
+        try Self.check("shutdownGracePeriod", shutdownGracePeriod, .zero ... .seconds(3600))
+        try Self.check("summaryInterval", summaryInterval, .milliseconds(100) ... .seconds(86_400))
+    }
+
+    static func check(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws(KafkaConfigurationError) {
+        guard range.contains(value) else {
+            throw KafkaConfigurationError(
+                key: key, message: "\(value) is outside the accepted range \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
+
+    static func check(_ key: String, _ value: Duration, _ range: ClosedRange<Duration>) throws(KafkaConfigurationError) {
+        guard range.contains(value) else {
+            throw KafkaConfigurationError(key: key, message: "\(value) is outside the accepted range \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
+}
+
+/// How records may run concurrently. Open: more modes may be added.
+public struct OrderingMode: Sendable, Hashable, CustomStringConvertible {
+    let rawValue: String
+    /// One record at a time per partition, in offset order (the default).
+    public static let partition = OrderingMode(rawValue: "partition")
+    /// One record at a time per key within a partition; different keys in parallel. Records are spread over
+    /// `maxConcurrency` lanes per partition by key hash, so two keys may share a lane (and wait for each other).
+    public static let key = OrderingMode(rawValue: "key")
+    /// Any order, bounded by `maxConcurrency`. Commits still only move past finished records.
+    public static let unordered = OrderingMode(rawValue: "unordered")
+
+    public var description: String { rawValue }
+
+    /// Parses `partition`, `key` or `unordered`.
+    public init?(name: String) {
+        guard ["partition", "key", "unordered"].contains(name) else { return nil }
+        self.rawValue = name
+    }
+
+    private init(rawValue: String) { self.rawValue = rawValue }
+}

@@ -1,0 +1,63 @@
+/// Which offsets of one partition were received and which are finished, and so which offset may be
+/// committed: the lowest unfinished one, or the one after the last received when all are finished.
+/// A finished offset never moves the commit past an unfinished lower one.
+///
+/// Offsets are received in ascending order (Kafka's order within a partition, gaps allowed); they may
+/// finish in any order.
+struct PartitionProgress: Sendable {
+    private var offsets: [Int64] = []
+    private var finished: [Bool] = []
+    private var head = 0
+    private var lastReceived: Int64?
+
+    /// Records received and not finished.
+    private(set) var unfinished = 0
+
+    init() {}
+
+    /// Notes a received record. Offsets below or equal to the last received are ignored (a re-fetch).
+    mutating func received(_ offset: Int64) {
+        if let lastReceived, offset <= lastReceived { return }
+        offsets.append(offset)
+        finished.append(false)
+        lastReceived = offset
+        unfinished += 1
+    }
+
+    /// Marks `offset` finished. Returns `false` if it was not an unfinished received offset.
+    @discardableResult
+    mutating func finish(_ offset: Int64) -> Bool {
+        guard let index = index(of: offset), !finished[index] else { return false }
+        finished[index] = true
+        unfinished -= 1
+        while head < offsets.count && finished[head] { head += 1 }
+        if head > 1_024 && head * 2 > offsets.count {
+            offsets.removeFirst(head)
+            finished.removeFirst(head)
+            head = 0
+        }
+        return true
+    }
+
+    /// The offset to commit (the next to read), or `nil` before anything was received.
+    var committableOffset: Int64? {
+        head < offsets.count ? offsets[head] : lastReceived.map { $0 + 1 }
+    }
+
+    /// Whether `offset` was received and is not finished.
+    func isUnfinished(_ offset: Int64) -> Bool {
+        index(of: offset).map { !finished[$0] } ?? false
+    }
+
+    private func index(of offset: Int64) -> Int? {
+        // Usually the lowest unfinished record finishes first.
+        if head < offsets.count && offsets[head] == offset { return head }
+        var low = head, high = offsets.count - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            if offsets[mid] == offset { return mid }
+            if offsets[mid] < offset { low = mid + 1 } else { high = mid - 1 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,183 @@
+import KafkaClient
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// A Kafka consumer service that never loses a record and never commits past one that is not finished.
+///
+/// Records are handled per record or per batch, in `.partition` (default), `.key` or `.unordered` order,
+/// with retries, a dead-letter topic, a hung-handler watchdog, commits on revoke and on shutdown, events,
+/// metrics and a periodic summary line. It is a swift-service-lifecycle `Service`: run it in a
+/// `ServiceGroup` (which turns SIGINT/SIGTERM into a graceful shutdown) or call ``run()`` yourself.
+///
+/// ```swift
+/// let worker = KafkaWorker(configuration: .init(bootstrapServers: ["localhost:9092"], groupID: "orders",
+///                                               topics: ["orders"]),
+///                          decoder: JSONRecordDecoder<Order>()) { record in
+///     try await process(record.value)
+/// }
+/// try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+/// ```
+public final class KafkaWorker: Service, Sendable {
+    public let configuration: WorkerConfiguration
+    let handler: RecordHandler
+    let logger: Logger
+    let clock: any Clock<Duration>
+    let randomUnit: @Sendable () -> Double
+    let eventSink: WorkerEventSink
+    let metrics: WorkerMetrics
+    private let state = Mutex(RunState.idle)
+
+    private enum RunState {
+        case idle
+        case stopRequested(force: Bool)
+        case running(WorkerRun)
+        case finished
+    }
+
+    /// A worker that handles one record at a time per ordering lane.
+    /// - Parameters:
+    ///   - clock: drives retry backoff (tests pass a clock that does not really sleep).
+    ///   - random: a number in 0..<1 for backoff jitter (tests pass a fixed one).
+    public convenience init<Decoder: RecordDecoder>(
+        configuration: WorkerConfiguration, decoder: Decoder, logger: Logger = Logger(label: "kafka-worker"),
+        clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        handler: @escaping @Sendable (WorkerRecord<Decoder.Value>) async throws -> Void
+    ) {
+        self.init(configuration: configuration, handler: .record(decoder, handler), logger: logger, clock: clock, random: random)
+    }
+
+    /// A worker that handles batches (up to `maxBatchSize` records of one lane, in order). A batch that keeps
+    /// failing is split: each record is then tried alone, so only the failing ones are dead-lettered.
+    public convenience init<Decoder: RecordDecoder>(
+        configuration: WorkerConfiguration, decoder: Decoder, logger: Logger = Logger(label: "kafka-worker"),
+        clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        batchHandler: @escaping @Sendable ([WorkerRecord<Decoder.Value>]) async throws -> Void
+    ) {
+        self.init(configuration: configuration, handler: .batch(decoder, batchHandler), logger: logger, clock: clock,
+                  random: random)
+    }
+
+    private init(configuration: WorkerConfiguration, handler: RecordHandler, logger: Logger, clock: any Clock<Duration>,
+                 random: @escaping @Sendable () -> Double) {
+        var logger = logger
+        logger[metadataKey: LogKey.group] = "\(configuration.groupID)"
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+        self.clock = clock
+        self.randomUnit = random
+        self.eventSink = WorkerEventSink(logger: logger)
+        self.metrics = WorkerMetrics(group: configuration.groupID)
+    }
+
+    /// Everything the worker reports, as it happens (also written to the log). Meant for one reader; the
+    /// newest 4,096 are kept when nobody reads.
+    public var events: AsyncStream<WorkerEvent> { eventSink.stream }
+
+    /// Totals so far.
+    public var statistics: WorkerStatistics { metrics.snapshot }
+
+    /// Stops the worker: gracefully (drain up to the grace period, commit, leave the group), or at once with
+    /// `force` (nothing unfinished is committed). Safe to call at any time, more than once.
+    public func stop(force: Bool = false) {
+        let run: WorkerRun? = state.withLock { state in
+            switch state {
+            case .idle:
+                state = .stopRequested(force: force)
+                return nil
+            case .stopRequested(let wasForced):
+                state = .stopRequested(force: wasForced || force)
+                return nil
+            case .running(let run): return run
+            case .finished: return nil
+            }
+        }
+        guard let run else { return }
+        if force { run.forced.fire() }
+        run.stopRequested.fire()
+    }
+
+    /// Runs until stopped (``stop(force:)``, graceful shutdown of the service group, task cancellation) or until
+    /// it cannot go on (throws: bad configuration, cluster unreachable at start, fatal client error).
+    public func run() async throws {
+        try configuration.validate()
+        let relay = RebalanceRelay()
+        let consumer = try KafkaConsumer(configuration: configuration.consumer, rebalanceHooks: relay.hooks, logger: logger)
+        let deadLetters = try await makeDeadLetterPublisher()
+        let run = WorkerRun(
+            configuration: configuration, consumer: consumer,
+            runner: RecordRunner(handler: handler, retry: configuration.retry, watchdog: configuration.watchdog,
+                                 deadLetters: deadLetters, clock: clock, randomUnit: randomUnit, events: eventSink,
+                                 metrics: metrics, wakeup: WorkerSignal(latching: false)),
+            events: eventSink, metrics: metrics, logger: logger)
+        relay.target.withLock { $0 = run }
+        defer { relay.target.withLock { $0 = nil } }
+        let pendingStop: Bool? = state.withLock { state in
+            defer { state = .running(run) }
+            if case .stopRequested(let force) = state { return force }
+            return nil
+        }
+        if let force = pendingStop {
+            if force { run.forced.fire() }
+            run.stopRequested.fire()
+        }
+
+        try consumer.subscribe(topics: configuration.topics)
+        logger.info("worker started", metadata: ["topics": "\(configuration.topics)", "ordering": "\(configuration.ordering)",
+                                                 "max_concurrency": "\(configuration.maxConcurrency)"])
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await run.intake() }
+                    group.addTask { await run.forwardConsumerEvents() }
+                    group.addTask { await run.coordinateShutdown() }
+                    group.addTask { await run.summaryLoop() }
+                    if configuration.watchdog.action == .report { group.addTask { await run.watchdogLoop() } }
+                    for await lane in run.laneStarts {
+                        group.addTask { await run.runLane(lane) }
+                    }
+                }
+            } onCancel: {
+                self.stop(force: true)
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        if let deadLetters { await deadLetters.producer.close(timeout: .seconds(5)) }
+        state.withLock { $0 = .finished }
+        eventSink.finish()
+        if let failure = run.failure.withLock({ $0 }) { throw failure }
+    }
+
+    private func makeDeadLetterPublisher() async throws -> DeadLetterPublisher? {
+        guard configuration.deadLetter.enabled else { return nil }
+        var producerConfiguration = configuration.deadLetter.producer
+            ?? KafkaProducerConfiguration(bootstrapServers: configuration.consumer.connection.bootstrapServers)
+        if configuration.deadLetter.producer == nil {
+            producerConfiguration.connection = configuration.consumer.connection
+            producerConfiguration.deliveryTimeout = .seconds(30)
+        }
+        let publisher = DeadLetterPublisher(
+            producer: try KafkaProducer(configuration: producerConfiguration, logger: logger),
+            configuration: configuration.deadLetter, group: configuration.groupID,
+            secrets: configuration.consumer.connection.secretValues + producerConfiguration.connection.secretValues)
+        if configuration.deadLetter.createTopics {
+            await publisher.prepareTopics(for: configuration.topics, logger: logger)
+        }
+        return publisher
+    }
+}
+
+/// Lets the consumer's rebalance hooks reach the run, which is created after the consumer.
+private final class RebalanceRelay: Sendable {
+    let target = Mutex<WorkerRun?>(nil)
+
+    var hooks: KafkaRebalanceHooks {
+        KafkaRebalanceHooks(
+            onAssign: { [self] partitions in await self.target.withLock { $0 }?.partitionsAssigned(partitions) },
+            onRevoke: { [self] partitions, lost in
+                await self.target.withLock { $0 }?.partitionsRevoked(partitions, lost: lost)
+            })
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import KafkaClient
+import Logging
+
+/// Runs records through the handler: retries with backoff (keeping the record's place), non-retriable
+/// errors straight to the dead-letter topic, and a dead letter that fails to publish retried until it is
+/// published — a record is only ever *finished* (handled or dead-lettered) or *abandoned* (stop, revoke).
+struct RecordRunner: Sendable {
+    let handler: RecordHandler
+    let retry: RetryPolicy
+    let watchdog: WatchdogConfiguration
+    let deadLetters: DeadLetterPublisher?
+    let clock: any Clock<Duration>
+    let randomUnit: @Sendable () -> Double
+    let events: WorkerEventSink
+    let metrics: WorkerMetrics
+    /// Fired on every revoke and on stop, so that sleeping records re-check whether they still count.
+    let wakeup: WorkerSignal
+
+    /// Finished (handled or dead-lettered) or abandoned (stop, revoke: not finished, so never committed).
+    enum Outcome: Sendable, Equatable { case handled, deadLettered, abandoned }
+
+    /// Runs one record with a per-record handler.
+    func run(_ record: KafkaRecord, stillCurrent: @Sendable () -> Bool) async -> Outcome {
+        guard case .perRecord(let handle) = handler else { preconditionFailure("per-record runner for a batch handler") }
+        var attempt = 1
+        while true {
+            do {
+                let current = attempt
+                try await invoke(record) { try await handle(record, current) }
+                return .handled
+            } catch {
+                guard stillCurrent() else { return .abandoned }
+                metrics.failedAttempt()
+                if let next = await retryOrGiveUp(record, error: error, attempt: attempt, stillCurrent: stillCurrent) {
+                    if next == 0 { return .abandoned }
+                    attempt = next
+                    continue
+                }
+                return await deadLetter(record, error: error, attempts: attempt, stillCurrent: stillCurrent)
+            }
+        }
+    }
+
+    /// Runs records with a batch handler. Returns the offsets finished, in order, until one was abandoned,
+    /// and how many of them were dead-lettered.
+    func runBatch(_ records: [KafkaRecord], stillCurrent: @Sendable () -> Bool) async -> (finished: [Int64], deadLettered: Int) {
+        guard case .perBatch(let handle) = handler else { preconditionFailure("batch runner for a per-record handler") }
+        var attempt = 1
+        while true {
+            do {
+                let undecodable = try await handle(records, attempt)
+                var finished = records.map(\.offset)
+                for (count, (index, error)) in undecodable.enumerated() {
+                    if await deadLetter(records[index], error: error, attempts: 1, stillCurrent: stillCurrent) == .abandoned {
+                        finished.removeAll { $0 >= records[index].offset }
+                        return (finished, count)
+                    }
+                }
+                return (finished, undecodable.count)
+            } catch {
+                guard stillCurrent() else { return ([], 0) }
+                metrics.failedAttempt()
+                if records.count > 1 && (!error.isRetriable || attempt >= retry.maxAttempts) {
+                    // Find the records that fail: each one alone, with its own attempts and dead letter.
+                    return await runOneByOne(records, handle: handle, stillCurrent: stillCurrent)
+                }
+                if let next = await retryOrGiveUp(records[0], error: error, attempt: attempt, stillCurrent: stillCurrent) {
+                    if next == 0 { return ([], 0) }
+                    attempt = next
+                    continue
+                }
+                return await deadLetter(records[0], error: error, attempts: attempt, stillCurrent: stillCurrent) == .abandoned
+                    ? ([], 0) : ([records[0].offset], 1)
+            }
+        }
+    }
+
+    private func runOneByOne(_ records: [KafkaRecord],
+                             handle: @escaping @Sendable ([KafkaRecord], Int) async throws -> [(Int, any Error)],
+                             stillCurrent: @Sendable () -> Bool) async -> (finished: [Int64], deadLettered: Int) {
+        var finished: [Int64] = []
+        var deadLettered = 0
+        let single = RecordRunner(handler: .perRecord { record, attempt in
+            if let (_, error) = try await handle([record], attempt).first { throw error }
+        }, retry: retry, watchdog: watchdog, deadLetters: deadLetters, clock: clock, randomUnit: randomUnit,
+           events: events, metrics: metrics, wakeup: wakeup)
+        for record in records {
+            let outcome = await single.run(record, stillCurrent: stillCurrent)
+            guard outcome != .abandoned else { break }
+            if outcome == .deadLettered { deadLettered += 1 }
+            finished.append(record.offset)
+        }
+        return (finished, deadLettered)
+    }
+
+    /// After a failed attempt: the next attempt number once the backoff has passed, `0` if the record was
+    /// abandoned while waiting, or `nil` to give up (dead-letter it).
+    private func retryOrGiveUp(_ record: KafkaRecord, error: any Error, attempt: Int,
+                               stillCurrent: @Sendable () -> Bool) async -> Int? {
+        let giveUp = !error.isRetriable || attempt >= retry.maxAttempts
+        if giveUp && deadLetters != nil { return nil }
+        // Without a dead-letter topic nothing is skipped: keep retrying at the longest backoff.
+        let delay = giveUp ? retry.maxBackoff : retry.delay(afterAttempt: attempt, unit: randomUnit())
+        metrics.retried()
+        events.emit(WorkerEvent(kind: .retrying, record: record.position, attempts: attempt, delay: delay,
+                                error: deadLetters?.describe(error) ?? String(describing: error)))
+        return await sleep(delay, stillCurrent: stillCurrent) ? attempt + 1 : 0
+    }
+
+    /// Publishes a dead letter, retrying with backoff while publishing fails. The record stays unfinished
+    /// (and blocks what comes after it) until the delivery report arrives.
+    private func deadLetter(_ record: KafkaRecord, error: any Error, attempts: Int,
+                            stillCurrent: @Sendable () -> Bool) async -> Outcome {
+        guard let deadLetters else { preconditionFailure("dead-lettering without a publisher") }
+        var failures = 0
+        while true {
+            do throws(KafkaError) {
+                try await deadLetters.publish(record, error: error, attempts: attempts)
+                metrics.deadLettered()
+                events.emit(WorkerEvent(kind: .deadLettered, record: record.position, attempts: attempts,
+                                        error: deadLetters.describe(error),
+                                        message: "record dead-lettered to \(deadLetters.configuration.topicName(record.topic))"))
+                return .deadLettered
+            } catch {
+                failures += 1
+                metrics.deadLetterFailed()
+                let delay = retry.delay(afterAttempt: failures, unit: randomUnit())
+                events.emit(WorkerEvent(kind: .deadLetterFailed, record: record.position, attempts: attempts,
+                                        delay: delay, error: error.description,
+                                        message: "dead letter not published; the record stays unfinished"))
+                guard stillCurrent(), await sleep(delay, stillCurrent: stillCurrent) else { return .abandoned }
+            }
+        }
+    }
+
+    /// Calls the handler, under the watchdog's cancel-and-retry deadline when that is configured.
+    private func invoke(_ record: KafkaRecord, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        guard watchdog.action == .cancelAndRetry else { return try await body() }
+        let deadline = watchdog.deadline
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await body()
+                return true
+            }
+            group.addTask { [clock] in
+                try await clock.sleep(for: deadline)
+                return false
+            }
+            let completed = try await group.next()!
+            group.cancelAll()
+            if !completed {
+                metrics.watchdogFired()
+                events.emit(WorkerEvent(kind: .watchdog, record: record.position,
+                                        message: "handler exceeded the \(deadline) deadline; cancelling it"))
+                throw HandlerDeadlineExceeded(deadline: deadline)
+            }
+        }
+    }
+
+    /// Waits `delay` on the clock. Returns `false` if the record no longer counts (revoked, stopping).
+    func sleep(_ delay: Duration, stillCurrent: @Sendable () -> Bool) async -> Bool {
+        let generation = wakeup.generation
+        guard stillCurrent() else { return false }
+        let started = ContinuousClock.now
+        let slept = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [clock] in (try? await clock.sleep(for: delay)) != nil }
+            group.addTask { [wakeup] in
+                await wakeup.wait(since: generation)
+                return false
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        guard stillCurrent(), !Task.isCancelled else { return false }
+        // Woken for another partition's revoke: this record still counts, so wait out the rest.
+        let remaining = delay - (ContinuousClock.now - started)
+        return slept || remaining <= .zero ? true : await sleep(remaining, stillCurrent: stillCurrent)
+    }
+}
+
+extension KafkaRecord {
+    /// Where the record is: its topic, partition and own offset.
+    var position: KafkaTopicPartitionOffset { KafkaTopicPartitionOffset(topic: topic, partition: partition, offset: offset) }
+}

@@ -1,0 +1,62 @@
+import Dispatch
+import KafkaClient
+import Synchronization
+
+/// What each running lane is doing, for the watchdog: which record, since when. Lanes write two atomics per
+/// record; the watchdog reads them a few times per deadline.
+final class WatchdogBoard: Sendable {
+    final class Slot: Sendable {
+        /// Monotonic nanoseconds when the current record started; 0 when idle.
+        let started = Atomic<UInt64>(0)
+        let offset = Atomic<Int64>(0)
+        /// The `started` value already reported, so a hung record is reported once.
+        let reported = Atomic<UInt64>(0)
+        let partition = Mutex<KafkaTopicPartition?>(nil)
+
+        @inline(__always) func begin(_ offset: Int64) -> UInt64 {
+            let now = DispatchTime.now().uptimeNanoseconds
+            self.offset.store(offset, ordering: .relaxed)
+            started.store(now, ordering: .releasing)
+            return now
+        }
+
+        @inline(__always) func end() { started.store(0, ordering: .releasing) }
+    }
+
+    private let slots: [Slot]
+    private let free: Mutex<[Int]>
+
+    init(capacity: Int) {
+        slots = (0..<capacity).map { _ in Slot() }
+        free = Mutex(Array((0..<capacity).reversed()))
+    }
+
+    /// A slot for a lane task (there are at most `maxConcurrency` of them); `nil` if all are taken.
+    func acquire() -> Slot? {
+        free.withLock { $0.popLast() }.map { slots[$0] }
+    }
+
+    func release(_ slot: Slot) {
+        slot.end()
+        guard let index = slots.firstIndex(where: { $0 === slot }) else { return }
+        free.withLock { $0.append(index) }
+    }
+
+    /// Records running longer than `deadline` that were not reported yet; marks them reported.
+    func overdue(deadline: Duration) -> [KafkaTopicPartitionOffset] {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let limit = UInt64(max(0, deadline.components.seconds)) * 1_000_000_000
+            + UInt64(max(0, deadline.components.attoseconds / 1_000_000_000))
+        var result: [KafkaTopicPartitionOffset] = []
+        for slot in slots {
+            let started = slot.started.load(ordering: .acquiring)
+            guard started != 0, now > started, now - started > limit,
+                  slot.reported.load(ordering: .relaxed) != started,
+                  let partition = slot.partition.withLock({ $0 })
+            else { continue }
+            slot.reported.store(started, ordering: .relaxed)
+            result.append(KafkaTopicPartitionOffset(partition, offset: slot.offset.load(ordering: .relaxed)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,30 @@
+import KafkaClient
+
+extension WorkerRun {
+    /// Waits for a stop request, then: stop intake and fetching, drain in-flight records up to the grace
+    /// period (at once when forced), store what finished, close the consumer (revoke hook → commit, leave the
+    /// group). Records abandoned along the way are not committed.
+    func coordinateShutdown() async {
+        await stopRequested.wait()
+        events.emit(WorkerEvent(kind: .shutdown, message: "stopping: intake stopped, draining in-flight records"))
+        scheduler.withLock { $0.stop() }
+        revocations.add(1, ordering: .relaxed)
+        runner.wakeup.fire()
+        consumer.pause(consumer.assignment)
+
+        let drained = await waitUntil(within: configuration.shutdownGracePeriod) {
+            self.scheduler.withLock { $0.inFlight } == 0
+        }
+        if !drained {
+            let left = scheduler.withLock { $0.inFlight }
+            logger.warning("shutdown grace period over; abandoning records still running (not committed)",
+                           metadata: [LogKey.inFlight: "\(left)"])
+        }
+        await commit(scheduler.withLock { $0.committableOffsets })
+        await consumer.close()
+        finishLaneStarts()
+        let totals = metrics.snapshot
+        events.emit(WorkerEvent(kind: .shutdown, message: "stopped: \(totals.processed) processed, "
+                                    + "\(totals.deadLettered) dead-lettered, \(totals.failed) failed attempts"))
+    }
+}

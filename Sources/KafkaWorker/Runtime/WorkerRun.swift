@@ -1,0 +1,222 @@
+import Dispatch
+import KafkaClient
+import Logging
+import Synchronization
+
+/// One run of a worker: the consumer, the scheduler state, the lanes, and the tasks around them.
+final class WorkerRun: Sendable {
+    let configuration: WorkerConfiguration
+    let consumer: KafkaConsumer
+    let runner: RecordRunner
+    let scheduler: Mutex<WorkerScheduler>
+    let events: WorkerEventSink
+    let metrics: WorkerMetrics
+    let logger: Logger
+    let watchdog: WatchdogBoard
+    /// Graceful stop requested (signal, `stop()`, or a crash).
+    let stopRequested = WorkerSignal(latching: true)
+    /// Stop without waiting for in-flight records.
+    let forced = WorkerSignal(latching: true)
+    /// Bumped on every revoke and on stop: lanes re-check whether their partition still counts.
+    let revocations = Atomic<Int>(0)
+    let laneStarts: AsyncStream<LaneKey>
+    private let laneStartSink: AsyncStream<LaneKey>.Continuation
+    let failure = Mutex<(any Error)?>(nil)
+
+    init(configuration: WorkerConfiguration, consumer: KafkaConsumer, runner: RecordRunner, events: WorkerEventSink,
+         metrics: WorkerMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.consumer = consumer
+        self.runner = runner
+        self.events = events
+        self.metrics = metrics
+        self.logger = logger
+        self.watchdog = WatchdogBoard(capacity: configuration.maxConcurrency)
+        self.scheduler = Mutex(WorkerScheduler(limits: .init(
+            ordering: configuration.ordering, maxConcurrency: configuration.maxConcurrency,
+            chunkSize: configuration.maxBatchSize, maxBuffered: configuration.maxBufferedRecords,
+            maxBufferedPerPartition: configuration.maxBufferedRecordsPerPartition)))
+        (laneStarts, laneStartSink) = AsyncStream.makeStream(of: LaneKey.self)
+    }
+
+    /// Applies the scheduler's decisions. Pauses, resumes and stores happen under the scheduler lock so that
+    /// two lanes can never apply them out of order (an older offset stored after a newer one); they are
+    /// non-blocking librdkafka calls.
+    func schedule<T>(_ body: (inout WorkerScheduler) -> (T, WorkerScheduler.Actions)) -> T {
+        let (result, lanes) = scheduler.withLock { state -> (T, [LaneKey]) in
+            let (result, actions) = body(&state)
+            if !actions.pause.isEmpty { consumer.pause(actions.pause) }
+            if !actions.resume.isEmpty { consumer.resume(actions.resume) }
+            if !actions.store.isEmpty {
+                let rejected = consumer.storeOffsets(actions.store)
+                if !rejected.isEmpty { logger.debug("stored offsets refused", metadata: [LogKey.offsets: "\(rejected)"]) }
+            }
+            return (result, actions.startLanes)
+        }
+        for lane in lanes { laneStartSink.yield(lane) }
+        return result
+    }
+
+    func finishLaneStarts() { laneStartSink.finish() }
+
+    // MARK: Intake
+
+    /// Reads fetched batches into the scheduler until the consumer closes.
+    func intake() async {
+        do {
+            for try await batch in consumer.batches where !stopRequested.hasFired {
+                schedule { state in ((), state.receive(batch)) }
+                metrics.buffered.record(scheduler.withLock { $0.buffered })
+            }
+        } catch {
+            crash(error)
+        }
+    }
+
+    func crash(_ error: any Error) {
+        let first = failure.withLock { failure -> Bool in
+            guard failure == nil else { return false }
+            failure = error
+            return true
+        }
+        guard first else { return }
+        events.emit(WorkerEvent(kind: .crashed, error: String(describing: error), message: "worker stopping after an error"))
+        stopRequested.fire()
+    }
+
+    // MARK: Lanes
+
+    /// Runs lanes until none has work: this lane, then any lane it hands its slot to.
+    func runLane(_ first: LaneKey) async {
+        guard let slot = watchdog.acquire() else {
+            logger.critical("no watchdog slot for a lane; concurrency bookkeeping is off")
+            return
+        }
+        defer { watchdog.release(slot) }
+        var next: LaneKey? = first
+        while let lane = next {
+            next = nil
+            slot.partition.withLock { $0 = lane.partition }
+            chunks: while true {
+                switch schedule({ state in (state.take(for: lane), .init()) }) {
+                case .idle(let following):
+                    next = following
+                    break chunks
+                case .chunk(let chunk):
+                    let unfinished = await runChunk(chunk, partition: lane.partition, slot: slot)
+                    if let following = scheduler.withLock({ $0.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: unfinished) }) {
+                        next = following
+                        break chunks
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a chunk; returns how many of its records were not finished (stop or revoke).
+    private func runChunk(_ chunk: WorkerScheduler.Chunk, partition: KafkaTopicPartition,
+                          slot: WatchdogBoard.Slot) async -> Int {
+        let epoch = chunk.epoch
+        let stillCurrent: @Sendable () -> Bool = { [self] in
+            self.scheduler.withLock { $0.isCurrent(partition, epoch: epoch) }
+        }
+        metrics.inFlight.record(chunk.records.count)
+        if case .perBatch = runner.handler {
+            let start = slot.begin(chunk.records[0].offset)
+            let (finished, deadLettered) = await runner.runBatch(chunk.records, stillCurrent: stillCurrent)
+            slot.end()
+            metrics.processingTime.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+            flush(finished, handled: finished.count - deadLettered, partition: partition, epoch: epoch)
+            return chunk.records.count - finished.count
+        }
+        var generation = revocations.load(ordering: .relaxed)
+        var finished: [Int64] = []
+        finished.reserveCapacity(min(chunk.records.count, 256))
+        var handled = 0
+        var lastFlush = DispatchTime.now().uptimeNanoseconds
+        for (index, record) in chunk.records.enumerated() {
+            let current = revocations.load(ordering: .relaxed)
+            if current != generation {
+                generation = current
+                if !stillCurrent() {
+                    flush(finished, handled: handled, partition: partition, epoch: epoch)
+                    return chunk.records.count - index
+                }
+            }
+            let start = slot.begin(record.offset)
+            let outcome = await runner.run(record, stillCurrent: stillCurrent)
+            slot.end()
+            let end = DispatchTime.now().uptimeNanoseconds
+            metrics.processingTime.recordNanoseconds(Int64(end - start))
+            guard outcome != .abandoned else {
+                flush(finished, handled: handled, partition: partition, epoch: epoch)
+                return chunk.records.count - index
+            }
+            if outcome == .handled { handled += 1 }
+            finished.append(record.offset)
+            // Store progress every 256 records or 100 ms, so slow handlers still commit as they go.
+            if finished.count >= 256 || end - lastFlush > 100_000_000 {
+                flush(finished, handled: handled, partition: partition, epoch: epoch)
+                finished.removeAll(keepingCapacity: true)
+                handled = 0
+                lastFlush = end
+            }
+        }
+        flush(finished, handled: handled, partition: partition, epoch: epoch)
+        return 0
+    }
+
+    private func flush(_ offsets: [Int64], handled: Int, partition: KafkaTopicPartition, epoch: Int) {
+        guard !offsets.isEmpty else { return }
+        metrics.processed(handled)
+        schedule { state in ((), state.finished(offsets, of: partition, epoch: epoch)) }
+    }
+
+    // MARK: Watchdog and summary
+
+    /// Reports records running past the deadline (the `.report` action; `.cancelAndRetry` is timed per record).
+    func watchdogLoop() async {
+        let deadline = configuration.watchdog.deadline
+        let period = max(deadline / 4, .milliseconds(10))
+        while await sleepUnlessStopped(period) {
+            for record in watchdog.overdue(deadline: deadline) {
+                metrics.watchdogFired()
+                events.emit(WorkerEvent(kind: .watchdog, record: record,
+                                        message: "record running longer than the \(deadline) deadline; still waiting"))
+            }
+        }
+    }
+
+    /// Logs the chapter's periodic metrics line: throughput and an error rate that is never NaN.
+    func summaryLoop() async {
+        let interval = configuration.summaryInterval
+        var previous = metrics.snapshot
+        while await sleepUnlessStopped(interval) {
+            let now = metrics.snapshot
+            let (buffered, inFlight) = scheduler.withLock { ($0.buffered, $0.inFlight) }
+            metrics.buffered.record(buffered)
+            metrics.inFlight.record(inFlight)
+            let rate = Double(now.processed - previous.processed) / interval.seconds
+            logger.info("summary", metadata: [
+                LogKey.processed: "\(now.processed)", LogKey.failed: "\(now.failed)", LogKey.retried: "\(now.retried)",
+                LogKey.deadLettered: "\(now.deadLettered)", LogKey.throughput: "\(Int(rate)) records/s",
+                LogKey.errorRate: "\((now.errorRate * 10_000).rounded() / 100)%", LogKey.inFlight: "\(inFlight)",
+            ])
+            previous = now
+        }
+    }
+
+    /// Sleeps `duration` of real time; returns `false` as soon as a stop is requested.
+    func sleepUnlessStopped(_ duration: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await Task.sleep(for: duration)) != nil }
+            group.addTask { [stopRequested] in
+                await stopRequested.wait()
+                return false
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first && !stopRequested.hasFired
+        }
+    }
+}

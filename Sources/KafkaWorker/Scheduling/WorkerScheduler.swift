@@ -1,0 +1,242 @@
+import DequeModule
+import KafkaClient
+
+/// The worker's bookkeeping as a plain value: queued records per lane, which lanes run (at most
+/// `maxConcurrency`), per-partition progress for contiguous commits, and which partitions should be paused.
+///
+/// The runtime mutates it under a lock and acts on what it returns (start lanes, store offsets, pause,
+/// resume) outside the lock. It does no I/O, so tests drive it directly.
+struct WorkerScheduler: Sendable {
+    struct Limits: Sendable {
+        var ordering: OrderingMode
+        var maxConcurrency: Int
+        var chunkSize: Int
+        var maxBuffered: Int
+        var maxBufferedPerPartition: Int
+    }
+
+    /// Records a lane runs next; all from one partition, in order.
+    struct Chunk: Sendable {
+        var records: [KafkaRecord]
+        var epoch: Int
+    }
+
+    enum Take: Sendable {
+        case chunk(Chunk)
+        /// Nothing to run: the lane stops; start `next` if set.
+        case idle(next: LaneKey?)
+    }
+
+    /// What to do after records arrived or finished.
+    struct Actions: Sendable {
+        var startLanes: [LaneKey] = []
+        var pause: [KafkaTopicPartition] = []
+        var resume: [KafkaTopicPartition] = []
+        /// Offsets to store (`rd_kafka_offsets_store`): contiguous watermarks that moved.
+        var store: [KafkaTopicPartitionOffset] = []
+    }
+
+    private struct Partition: Sendable {
+        var epoch: Int
+        var progress = PartitionProgress()
+        var revoking = false
+        var overLimit = false
+        var paused = false
+        var chunksRunning = 0
+        var lastStored: Int64?
+    }
+
+    let limits: Limits
+    private var partitions: [KafkaTopicPartition: Partition] = [:]
+    private var queues: [LaneKey: Deque<KafkaRecord>] = [:]
+    private var running: Set<LaneKey> = []
+    private var waiting = Deque<LaneKey>()
+    private var waitingSet: Set<LaneKey> = []
+    private var nextEpoch = 1
+    private var roundRobin = 0
+    private var globallyPaused = false
+    /// No new chunks are handed out (shutdown).
+    private(set) var stopping = false
+    /// Records received and not finished, over all partitions.
+    private(set) var buffered = 0
+    /// Records in chunks being run.
+    private(set) var inFlight = 0
+
+    init(limits: Limits) { self.limits = limits }
+
+    var assignment: [KafkaTopicPartition] { partitions.keys.filter { !partitions[$0]!.revoking }.sorted() }
+
+    /// Starts tracking newly assigned partitions (a fresh epoch: late results of an earlier assignment are ignored).
+    mutating func assign(_ assigned: [KafkaTopicPartition]) -> Actions {
+        var actions = Actions()
+        for partition in assigned {
+            partitions[partition] = Partition(epoch: nextEpoch, paused: globallyPaused)
+            nextEpoch += 1
+            if globallyPaused { actions.pause.append(partition) }
+        }
+        return actions
+    }
+
+    /// Queues a fetched batch on its lanes. Records of partitions not assigned (or being revoked) are dropped:
+    /// they were never started, so nothing is committed for them.
+    mutating func receive(_ batch: [KafkaRecord]) -> Actions {
+        var actions = Actions()
+        var touched: Set<KafkaTopicPartition> = []
+        for record in batch {
+            let partition = record.topicPartition
+            guard var state = partitions[partition], !state.revoking else { continue }
+            let before = state.progress.unfinished
+            state.progress.received(record.offset)
+            guard state.progress.unfinished > before else { continue }
+            partitions[partition] = state
+            buffered += 1
+            let lane = LaneKey(partition: partition, slot: slot(for: record))
+            queues[lane, default: []].append(record)
+            touched.insert(partition)
+            if !running.contains(lane) && !waitingSet.contains(lane) {
+                if running.count < limits.maxConcurrency {
+                    running.insert(lane)
+                    actions.startLanes.append(lane)
+                } else {
+                    waiting.append(lane)
+                    waitingSet.insert(lane)
+                }
+            }
+        }
+        if buffered >= limits.maxBuffered && !globallyPaused { globallyPaused = true }
+        for partition in touched {
+            if partitions[partition]!.progress.unfinished >= limits.maxBufferedPerPartition {
+                partitions[partition]!.overLimit = true
+            }
+        }
+        updatePauses(&actions)
+        return actions
+    }
+
+    /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
+    mutating func take(for lane: LaneKey) -> Take {
+        guard !stopping, let state = partitions[lane.partition], !state.revoking,
+              var queue = queues[lane], !queue.isEmpty
+        else {
+            queues[lane] = nil
+            running.remove(lane)
+            return .idle(next: stopping ? nil : startWaiting())
+        }
+        let count = min(limits.chunkSize, queue.count)
+        let records = Array(queue.prefix(count))
+        queue.removeFirst(count)
+        queues[lane] = queue.isEmpty ? nil : queue
+        partitions[lane.partition]!.chunksRunning += 1
+        inFlight += count
+        return .chunk(Chunk(records: records, epoch: state.epoch))
+    }
+
+    /// A lane finished part of a chunk (`finished` offsets) and may still be running the rest.
+    mutating func finished(_ offsets: [Int64], of partition: KafkaTopicPartition, epoch: Int) -> Actions {
+        var actions = Actions()
+        inFlight -= offsets.count
+        guard var state = partitions[partition], state.epoch == epoch else { return actions }
+        for offset in offsets where state.progress.finish(offset) { buffered -= 1 }
+        if let next = state.progress.committableOffset, next != state.lastStored {
+            state.lastStored = next
+            actions.store.append(KafkaTopicPartitionOffset(partition, offset: next))
+        }
+        if state.overLimit && state.progress.unfinished <= limits.maxBufferedPerPartition / 2 { state.overLimit = false }
+        partitions[partition] = state
+        if globallyPaused && buffered <= limits.maxBuffered / 2 { globallyPaused = false }
+        updatePauses(&actions)
+        return actions
+    }
+
+    /// A lane is done with a chunk: `unfinished` records of it were not run (stop or revoke).
+    /// Returns whether the lane should yield its slot to a waiting lane (fairness), and which lane to start.
+    mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int) -> LaneKey? {
+        inFlight -= unfinished
+        if var state = partitions[lane.partition], state.epoch == epoch {
+            state.chunksRunning -= 1
+            partitions[lane.partition] = state
+        }
+        guard !waiting.isEmpty, !stopping, queues[lane] != nil else { return nil }
+        // Others are waiting for a slot: go to the back of the line and let the first one run.
+        running.remove(lane)
+        waiting.append(lane)
+        waitingSet.insert(lane)
+        return startWaiting()
+    }
+
+    /// Begins a revoke: queued records of `revoked` are dropped (never started, so never committed) and no
+    /// more chunks of them are handed out. Finished records still count until ``completeRevoke(_:)``.
+    mutating func beginRevoke(_ revoked: [KafkaTopicPartition]) {
+        let revokedSet = Set(revoked)
+        for partition in revoked where partitions[partition] != nil {
+            partitions[partition]!.revoking = true
+        }
+        for lane in queues.keys where revokedSet.contains(lane.partition) {
+            queues[lane] = nil
+        }
+    }
+
+    /// Chunks of `partitions` still being run.
+    func chunksRunning(of revoked: [KafkaTopicPartition]) -> Int {
+        revoked.reduce(0) { $0 + (partitions[$1]?.chunksRunning ?? 0) }
+    }
+
+    /// The offsets to commit for `revoked` (unless lost), and forgets them. Late results are ignored.
+    mutating func completeRevoke(_ revoked: [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset] {
+        var offsets: [KafkaTopicPartitionOffset] = []
+        for partition in revoked {
+            guard let state = partitions.removeValue(forKey: partition) else { continue }
+            buffered -= state.progress.unfinished
+            if let next = state.progress.committableOffset { offsets.append(KafkaTopicPartitionOffset(partition, offset: next)) }
+            for lane in waitingSet where lane.partition == partition { waitingSet.remove(lane) }
+            waiting.removeAll { $0.partition == partition }
+        }
+        if globallyPaused && buffered <= limits.maxBuffered / 2 { globallyPaused = false }
+        return offsets.sorted { $0.topicPartition < $1.topicPartition }
+    }
+
+    /// Stops handing out chunks (shutdown). Running chunks finish their current record.
+    mutating func stop() { stopping = true }
+
+    /// The offset each partition would commit now.
+    var committableOffsets: [KafkaTopicPartitionOffset] {
+        partitions.compactMap { partition, state in
+            state.progress.committableOffset.map { KafkaTopicPartitionOffset(partition, offset: $0) }
+        }.sorted { $0.topicPartition < $1.topicPartition }
+    }
+
+    /// Whether records of this partition and epoch should still run.
+    func isCurrent(_ partition: KafkaTopicPartition, epoch: Int) -> Bool {
+        guard !stopping, let state = partitions[partition] else { return false }
+        return state.epoch == epoch && !state.revoking
+    }
+
+    private mutating func slot(for record: KafkaRecord) -> Int {
+        switch limits.ordering {
+        case .key: return LaneKey.slot(forKey: record.key, slots: limits.maxConcurrency)
+        case .unordered:
+            roundRobin &+= 1
+            return roundRobin % limits.maxConcurrency
+        default: return 0
+        }
+    }
+
+    private mutating func startWaiting() -> LaneKey? {
+        while let lane = waiting.popFirst() {
+            waitingSet.remove(lane)
+            guard queues[lane] != nil, let state = partitions[lane.partition], !state.revoking else { continue }
+            running.insert(lane)
+            return lane
+        }
+        return nil
+    }
+
+    private mutating func updatePauses(_ actions: inout Actions) {
+        for (partition, state) in partitions where !state.revoking {
+            let shouldPause = globallyPaused || state.overLimit
+            guard shouldPause != state.paused else { continue }
+            partitions[partition]!.paused = shouldPause
+            if shouldPause { actions.pause.append(partition) } else { actions.resume.append(partition) }
+        }
+    }
+}
