@@ -1,13 +1,18 @@
 import ArgumentParser
 import KafkaClient
+import KafkaWorker
 import Logging
 
-/// `kafka-worker demo`: an embedded cluster, sample orders produced, consumed with at-least-once commits,
-/// and a check that every order arrived once, in order per partition, with the group's lag at 0.
+/// `kafka-worker demo`: the source chapter's order service, done right, on an embedded Kafka cluster.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Produce sample orders to an embedded Kafka and consume them with committed offsets.")
+        abstract: "Run the order-processing worker on an embedded Kafka cluster and check that nothing was lost.",
+        discussion: """
+            Produces sample orders (with re-sent duplicates and malformed records) to an embedded cluster, runs \
+            the worker until every record is finished, stops it gracefully, and checks: every order applied once, \
+            duplicates skipped, exactly the malformed records dead-lettered, and the group's lag at 0.
+            """)
 
     @Option(name: .long, help: "Number of orders to produce.")
     var orders: Int = 100_000
@@ -15,46 +20,74 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Partitions of the orders topic.")
     var partitions: Int = 6
 
-    @Flag(name: .long, help: "Keep the embedded cluster up after the summary, until SIGINT or SIGTERM.")
+    @Option(name: .long, help: "partition, key or unordered.")
+    var ordering: String = "partition"
+
+    @Option(name: .long, help: "Records handled at once.")
+    var concurrency: Int = 16
+
+    @Flag(name: .long, help: "Keep the embedded cluster and worker up after the summary, until SIGINT or SIGTERM.")
     var keepRunning = false
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard orders >= 1 else { throw ValidationError("--orders must be at least 1") }
+        guard orders >= 100 else { throw ValidationError("--orders must be at least 100") }
         guard (1...64).contains(partitions) else { throw ValidationError("--partitions must be in 1...64") }
+        guard OrderingMode(name: ordering) != nil else {
+            throw ValidationError("--ordering \"\(ordering)\" is not one of: partition, key, unordered")
+        }
     }
 
     func run() async throws {
         try logging.bootstrap()
         let logger = Logger(label: "kafka-worker.demo")
-        let signals = TerminationSignals()
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
         defer { cluster.stop() }
         try cluster.createTopic("orders", partitions: partitions)
+        try cluster.createTopic("orders.dlq", partitions: 1)
         printLine("bootstrap.servers=\(cluster.bootstrapServersString)")
 
-        let clock = ContinuousClock()
-        let produceStart = clock.now
-        try await DemoOrders.produce(count: orders, to: cluster.bootstrapServers, logger: logger)
-        let produceTime = clock.now - produceStart
-        printLine("produced \(orders) orders in \(format(produceTime))")
+        let input = DemoOrders(count: orders, topic: "orders")
+        try await input.produce(to: cluster.bootstrapServers, logger: logger)
+        printLine("produced \(input.total) records: \(orders) orders, \(input.duplicates) re-sent duplicates, "
+                  + "\(input.malformedCount) malformed")
 
-        let result = try await DemoRoundTrip(
-            bootstrapServers: cluster.bootstrapServers, topic: "orders", partitions: partitions, expected: orders,
-            logger: logger
-        ).run()
-        printLine(result.summary)
-        guard result.isComplete else { throw ExitCode.failure }
-
-        if keepRunning {
-            printLine("keeping the embedded cluster up; SIGINT or SIGTERM stops it")
-            for await _ in signals { break }
+        var configuration = WorkerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: "orders-demo",
+                                                topics: ["orders"])
+        configuration.consumer.session.timeout = .seconds(6)
+        configuration.consumer.session.heartbeatInterval = .seconds(1)
+        configuration.consumer.commit.interval = .seconds(1)
+        configuration.ordering = OrderingMode(name: ordering)!
+        configuration.maxConcurrency = concurrency
+        configuration.summaryInterval = .seconds(10)
+        let book = OrderBook()
+        let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Order>(), logger: logger) { record in
+            book.apply(record.value)
         }
-    }
-}
+        let signals = handleTerminationSignals(for: worker, logger: logger)
+        defer { signals.cancel() }
+        let running = Task { try await worker.run() }
 
-func format(_ duration: Duration) -> String {
-    let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    return ms < 1000 ? "\(Int(ms)) ms" : "\((ms / 10).rounded() / 100) s"
+        var progress = DemoProgress(worker: worker, book: book, total: input.total)
+        let finishedAll = await progress.waitForAll(while: running)
+        if !keepRunning || !finishedAll { worker.stop() }
+        if keepRunning && finishedAll {
+            printLine("all records finished; the worker keeps running until SIGINT or SIGTERM")
+        }
+        try await running.value
+
+        let check = try await DemoCheck.run(cluster: cluster, partitions: partitions, group: configuration.groupID)
+        let statistics = worker.statistics
+        let ok = finishedAll && book.applied == orders && book.duplicates == input.duplicates
+            && statistics.deadLettered == input.malformedCount && check.deadLetters == input.malformedCount && check.lag == 0
+        printLine("""
+            processed: \(statistics.processed) records (\(book.applied) orders applied, \(book.duplicates) duplicates skipped)
+            dead-lettered: \(statistics.deadLettered) (malformed produced: \(input.malformedCount), in orders.dlq: \(check.deadLetters))
+            lag after shutdown: \(check.lag)
+            throughput: \(progress.throughput) records/s
+            result: \(ok ? "OK" : "FAILED")
+            """)
+        guard ok else { throw ExitCode.failure }
+    }
 }

@@ -78,6 +78,11 @@ public final class KafkaWorker: Service, Sendable {
     /// Totals so far.
     public var statistics: WorkerStatistics { metrics.snapshot }
 
+    /// Whether ``run()`` has returned.
+    public var isStopped: Bool {
+        state.withLock { if case .finished = $0 { true } else { false } }
+    }
+
     /// Stops the worker: gracefully (drain up to the grace period, commit, leave the group), or at once with
     /// `force` (nothing unfinished is committed). Safe to call at any time, more than once.
     public func stop(force: Bool = false) {

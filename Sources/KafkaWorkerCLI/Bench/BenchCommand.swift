@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+import KafkaWorker
+import Logging
+
+/// `kafka-worker bench`: throughput of the worker against a bare librdkafka loop, on the same broker, in one run.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the worker against a bare librdkafka loop and the source chapter's commit-per-record pattern.",
+        discussion: """
+            Every contender reads the same records in a consumer group of its own; the time runs from its first \
+            record to its last (group joins excluded). Prints a table and, last, worker(partition)/bare.
+            """)
+
+    @Option(name: .long, help: "Records to produce and read (embedded cluster).")
+    var records: Int = 200_000
+
+    @Option(name: .long, help: "Partitions of the benchmark topic (embedded cluster).")
+    var partitions: Int = 6
+
+    @Option(name: .long, help: "Records for the commit-per-record pattern (it is slow).")
+    var seedRecords: Int = 10_000
+
+    @Option(name: .long, help: "Use this cluster instead of an embedded one (needs --topic, already filled).")
+    var bootstrapServers: String?
+
+    @Option(name: .long, help: "The topic to read on --bootstrap-servers.")
+    var topic: String?
+
+    @Option(name: .long, help: "Repetitions of each contender; the best run counts.")
+    var repeats: Int = 1
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard records >= 1_000 else { throw ValidationError("--records must be at least 1000") }
+        guard (1...64).contains(partitions) else { throw ValidationError("--partitions must be in 1...64") }
+        guard seedRecords >= 100 && seedRecords <= records else {
+            throw ValidationError("--seed-records must be in 100...--records")
+        }
+        guard (bootstrapServers == nil) == (topic == nil) else {
+            throw ValidationError("--bootstrap-servers and --topic go together")
+        }
+        guard (1...10).contains(repeats) else { throw ValidationError("--repeats must be in 1...10") }
+    }
+
+    func run() async throws {
+        try logging.bootstrap()
+        let logger = Logger(label: "kafka-worker.bench")
+        var cluster: EmbeddedKafkaCluster?
+        defer { cluster?.stop() }
+        let servers: [String]
+        let benchTopic: String
+        if let bootstrapServers, let topic {
+            servers = bootstrapServers.split(separator: ",").map(String.init)
+            benchTopic = topic
+        } else {
+            let embedded = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
+            cluster = embedded
+            servers = embedded.bootstrapServers
+            benchTopic = "bench"
+            try embedded.createTopic(benchTopic, partitions: partitions)
+            try await BenchData.produce(records, topic: benchTopic, to: servers, logger: logger)
+        }
+        try await BenchData.checkRetained(topic: benchTopic, servers: servers, atLeast: records)
+
+        let contenders = BenchContenders(servers: servers, topic: benchTopic, logger: logger)
+        var table = BenchTable()
+        table.add("bare librdkafka loop", try await best(of: repeats) { try await contenders.bare(count: records) })
+        for mode in ["partition", "key", "unordered"] {
+            table.add("worker(\(mode))", try await best(of: repeats) {
+                try await contenders.worker(mode: OrderingMode(name: mode)!, count: records)
+            })
+        }
+        table.add("commit per record (source)", try await contenders.commitPerRecord(count: seedRecords))
+        for line in table.lines(baseline: "bare librdkafka loop", headline: "worker(partition)") { printLine(line) }
+    }
+
+    private func best(of repeats: Int, _ body: () async throws -> BenchResult) async throws -> BenchResult {
+        var best: BenchResult?
+        for _ in 0..<repeats {
+            let result = try await body()
+            if best == nil || result.recordsPerSecond > best!.recordsPerSecond { best = result }
+        }
+        return best!
+    }
+}

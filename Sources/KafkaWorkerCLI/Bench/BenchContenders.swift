@@ -1,0 +1,100 @@
+import Foundation
+import KafkaClient
+import KafkaWorker
+import Logging
+import Synchronization
+
+struct BenchResult {
+    var records: Int
+    var elapsed: Duration
+    var recordsPerSecond: Double { elapsed > .zero ? Double(records) / elapsed.seconds : 0 }
+}
+
+/// The things measured: each reads the topic from the beginning in a fresh consumer group.
+struct BenchContenders {
+    let servers: [String]
+    let topic: String
+    let logger: Logger
+
+    func consumerConfiguration(_ name: String) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: servers, groupID: "bench-\(name)-\(UUID().uuidString)")
+        configuration.session.timeout = .seconds(6)
+        configuration.session.heartbeatInterval = .seconds(1)
+        configuration.commit.interval = .seconds(1)
+        return configuration
+    }
+
+    func bare(count: Int) async throws -> BenchResult {
+        let result = try await BareConsumerLoop.run(configuration: consumerConfiguration("bare"), topics: [topic], count: count)
+        return BenchResult(records: result.records, elapsed: result.elapsed)
+    }
+
+    /// The worker with a handler that does nothing: what the framework itself costs.
+    func worker(mode: OrderingMode, count: Int) async throws -> BenchResult {
+        var configuration = WorkerConfiguration(bootstrapServers: servers, groupID: "", topics: [topic])
+        configuration.consumer = consumerConfiguration("worker-\(mode)")
+        configuration.ordering = mode
+        configuration.deadLetter.enabled = false
+        let meter = Meter(target: count)
+        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(), logger: logger,
+                                 handler: { _ in meter.tick() })
+        let running = Task { try await worker.run() }
+        let elapsed = await meter.wait()
+        worker.stop()
+        try await running.value
+        return BenchResult(records: count, elapsed: elapsed)
+    }
+
+    /// The source chapter's pattern: handle a record, then commit its offset synchronously, one by one.
+    func commitPerRecord(count: Int) async throws -> BenchResult {
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration("seed"), logger: logger)
+        try consumer.subscribe(topics: [topic])
+        let clock = ContinuousClock()
+        var first: ContinuousClock.Instant?
+        var seen = 0
+        for try await record in consumer.records {
+            if first == nil { first = clock.now }
+            try await consumer.commit([record.nextOffset])
+            seen += 1
+            if seen == count { break }
+        }
+        let elapsed = first.map { clock.now - $0 } ?? .zero
+        await consumer.close()
+        return BenchResult(records: seen, elapsed: elapsed)
+    }
+}
+
+/// Counts handler calls; measures from the first to the `target`-th.
+private final class Meter: Sendable {
+    private let count = Atomic<Int>(0)
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
+    private let done = Mutex<(Duration?, CheckedContinuation<Duration, Never>?)>((nil, nil))
+    private let target: Int
+
+    init(target: Int) { self.target = target }
+
+    func tick() {
+        let seen = count.add(1, ordering: .relaxed).newValue
+        if seen == 1 { started.withLock { $0 = ContinuousClock.now } }
+        if seen == target {
+            let elapsed = ContinuousClock.now - started.withLock { $0! }
+            let waiter = done.withLock { state in
+                state.0 = elapsed
+                defer { state.1 = nil }
+                return state.1
+            }
+            waiter?.resume(returning: elapsed)
+        }
+    }
+
+    func wait() async -> Duration {
+        await withCheckedContinuation { continuation in
+            let ready = done.withLock { state -> Duration? in
+                if let elapsed = state.0 { return elapsed }
+                state.1 = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
