@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "KafkaWorker", targets: ["KafkaWorker"]),
+        .library(name: "KafkaWorkerTesting", targets: ["KafkaWorkerTesting"]),
         .executable(name: "kafka-worker", targets: ["KafkaWorkerCLI"]),
     ],
     dependencies: [
@@ -47,6 +48,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "KafkaWorkerTesting",
+            dependencies: [
+                "KafkaClient",
+                "KafkaWorker",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "KafkaWorkerCLI",
             dependencies: [
@@ -62,6 +72,7 @@ let package = Package(
             name: "KafkaClientTests",
             dependencies: [
                 "KafkaClient",
+                "KafkaWorkerTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -70,6 +81,7 @@ let package = Package(
             name: "KafkaWorkerTests",
             dependencies: [
                 "KafkaWorker",
+                "KafkaWorkerTesting",
                 "KafkaClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

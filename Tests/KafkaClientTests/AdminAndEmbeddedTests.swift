@@ -1,18 +1,19 @@
 import KafkaClient
+import KafkaWorkerTesting
 import Testing
 
 @Suite("Admin client and embedded cluster faults", .timeLimit(.minutes(2)))
 struct AdminAndEmbeddedTests {
     @Test("committed offsets of a group are read without joining it; missing ones are invalid")
     func committedOffsetsOfGroup() async throws {
-        let topic = try TestKafka.topic("admin", partitions: 2)
-        try await TestKafka.produce(10, to: topic, partitions: 2)
-        let group = TestKafka.unique("g")
-        let consumer = try TestKafka.consumer(subscribedTo: topic, group: group)
-        _ = try await TestKafka.collect(10, from: consumer, storeOffsets: false)
+        let topic = try KafkaTesting.topic("admin", partitions: 2)
+        try await KafkaTesting.produce(10, to: topic, partitions: 2)
+        let group = KafkaTesting.unique("g")
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        _ = try await KafkaTesting.collect(10, from: consumer, storeOffsets: false)
         try await consumer.commit([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 3)])
 
-        let admin = try KafkaAdmin(connection: .init(bootstrapServers: TestKafka.shared.bootstrapServers), logger: TestKafka.logger)
+        let admin = try KafkaAdmin(connection: .init(bootstrapServers: KafkaTesting.shared.bootstrapServers), logger: KafkaTesting.logger)
         let committed = try await admin.committedOffsets(
             group: group, partitions: [.init(topic: topic, partition: 0), .init(topic: topic, partition: 1)])
         #expect(committed.map(\.offset) == [3, KafkaOffset.invalid])
@@ -23,11 +24,11 @@ struct AdminAndEmbeddedTests {
 
     @Test("CreateTopics on the embedded cluster fails with a clear error within the timeout, not a hang")
     func createTopicsUnsupported() async throws {
-        let admin = try KafkaAdmin(connection: .init(bootstrapServers: TestKafka.shared.bootstrapServers), logger: TestKafka.logger)
+        let admin = try KafkaAdmin(connection: .init(bootstrapServers: KafkaTesting.shared.bootstrapServers), logger: KafkaTesting.logger)
         let clock = ContinuousClock()
         let start = clock.now
         let error = await #expect(throws: KafkaError.self) {
-            try await admin.createTopic(TestKafka.unique("created"), partitions: 3, timeout: .seconds(3))
+            try await admin.createTopic(KafkaTesting.unique("created"), partitions: 3, timeout: .seconds(3))
         }
         #expect(clock.now - start < .seconds(10))
         #expect(error?.operation == "create topic")
@@ -36,23 +37,23 @@ struct AdminAndEmbeddedTests {
 
     @Test("leader moves, coordinator moves and round-trip times keep the cluster usable")
     func leaderAndCoordinatorMoves() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 3, logger: TestKafka.logger)
-        let topic = try TestKafka.topic("moves", partitions: 2, on: cluster)
-        let group = TestKafka.unique("g")
+        let cluster = try EmbeddedKafkaCluster(brokers: 3, logger: KafkaTesting.logger)
+        let topic = try KafkaTesting.topic("moves", partitions: 2, on: cluster)
+        let group = KafkaTesting.unique("g")
         try cluster.setPartitionLeader(topic: topic, partition: 0, broker: 2)
         try cluster.setGroupCoordinator(group: group, broker: 3)
         try cluster.setBrokerRoundTripTime(2, .milliseconds(200))
         let clock = ContinuousClock()
         let start = clock.now
-        try await TestKafka.produce(10, to: topic, partitions: 2, cluster: cluster)
+        try await KafkaTesting.produce(10, to: topic, partitions: 2, cluster: cluster)
         #expect(clock.now - start >= .milliseconds(200))
 
-        let consumer = try TestKafka.consumer(subscribedTo: topic, group: group, cluster: cluster)
-        _ = try await TestKafka.collect(10, from: consumer)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group, cluster: cluster)
+        _ = try await KafkaTesting.collect(10, from: consumer)
         try cluster.setPartitionLeader(topic: topic, partition: 0, broker: 1)
         try cluster.setGroupCoordinator(group: group, broker: 1)
-        try await TestKafka.produce(10, to: topic, partitions: 2, from: 10, cluster: cluster)
-        let more = try await TestKafka.collect(10, from: consumer)
+        try await KafkaTesting.produce(10, to: topic, partitions: 2, from: 10, cluster: cluster)
+        let more = try await KafkaTesting.collect(10, from: consumer)
         try await consumer.commit()
         await consumer.close()
         #expect(Set(more.map(\.offset)) == Set(5..<10))
@@ -60,11 +61,11 @@ struct AdminAndEmbeddedTests {
 
     @Test("injected OffsetCommit errors reach the committer; the next commit succeeds")
     func injectedCommitErrors() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.logger)
-        let topic = try TestKafka.topic("commiterr", on: cluster)
-        try await TestKafka.produce(5, to: topic, cluster: cluster)
-        let consumer = try TestKafka.consumer(subscribedTo: topic, cluster: cluster) { $0.commit.autoCommit = false }
-        _ = try await TestKafka.collect(5, from: consumer)
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: KafkaTesting.logger)
+        let topic = try KafkaTesting.topic("commiterr", on: cluster)
+        try await KafkaTesting.produce(5, to: topic, cluster: cluster)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic, cluster: cluster) { $0.commit.autoCommit = false }
+        _ = try await KafkaTesting.collect(5, from: consumer)
         try cluster.injectRequestErrors([.groupAuthorizationFailed], for: .offsetCommit)
         let error = await #expect(throws: KafkaError.self) { try await consumer.commit() }
         #expect(error?.code == .groupAuthorizationFailed)
@@ -76,7 +77,7 @@ struct AdminAndEmbeddedTests {
 
     @Test("a stopped cluster refuses further calls with a clear error")
     func stoppedCluster() throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.logger)
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: KafkaTesting.logger)
         #expect(cluster.bootstrapServers.count == 1)
         #expect(cluster.bootstrapServers[0].hasPrefix("127.0.0.1:"))
         cluster.stop()

@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import KafkaWorkerTesting
 import Testing
 
 /// Runs a program with arguments and standard input; returns its standard output. Fails on a non-zero exit.
@@ -33,12 +34,12 @@ func executablePath(_ name: String) -> String? {
 struct InteropTests {
     @Test("kcat produces to the embedded cluster and our consumer reads it")
     func kcatProducesWeConsume() async throws {
-        let topic = try TestKafka.topic("kcat-in")
+        let topic = try KafkaTesting.topic("kcat-in")
         let lines = (0..<20).map { "k\($0):order \($0)" }.joined(separator: "\n") + "\n"
-        _ = try await run("kcat", ["-P", "-b", TestKafka.shared.bootstrapServersString, "-t", topic, "-K:", "-p", "0"],
+        _ = try await run("kcat", ["-P", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic, "-K:", "-p", "0"],
                           input: lines)
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
-        let records = try await TestKafka.collect(20, from: consumer)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let records = try await KafkaTesting.collect(20, from: consumer)
         await consumer.close()
         #expect(records.map(\.keyString) == (0..<20).map { "k\($0)" })
         #expect(records.map(\.valueString) == (0..<20).map { "order \($0)" })
@@ -46,13 +47,13 @@ struct InteropTests {
 
     @Test("our producer writes plain Kafka that kcat reads, headers included")
     func weProduceKcatConsumes() async throws {
-        let topic = try TestKafka.topic("kcat-out")
-        let producer = try TestKafka.producer()
+        let topic = try KafkaTesting.topic("kcat-out")
+        let producer = try KafkaTesting.producer()
         _ = await producer.sendAll((0..<5).map {
             KafkaProducerRecord(topic: topic, key: "k\($0)", value: "v\($0)", headers: [KafkaHeader(name: "n", string: "\($0)")])
         })
         await producer.close()
-        let output = try await run("kcat", ["-C", "-b", TestKafka.shared.bootstrapServersString, "-t", topic,
+        let output = try await run("kcat", ["-C", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic,
                                             "-o", "beginning", "-e", "-q", "-f", "%k=%s %h\\n"])
         #expect(output.split(separator: "\n").map(String.init) == (0..<5).map { "k\($0)=v\($0) n=\($0)" })
     }

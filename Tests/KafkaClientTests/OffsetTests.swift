@@ -1,16 +1,17 @@
 import KafkaClient
+import KafkaWorkerTesting
 import Testing
 
 @Suite("Offsets: store, commit, resume, seek", .timeLimit(.minutes(2)))
 struct OffsetTests {
     @Test("after a commit, a new consumer of the group resumes exactly after the committed offset")
     func resumeAfterCommit() async throws {
-        let topic = try TestKafka.topic("resume")
-        try await TestKafka.produce(300, to: topic)
-        let group = TestKafka.unique("g")
+        let topic = try KafkaTesting.topic("resume")
+        try await KafkaTesting.produce(300, to: topic)
+        let group = KafkaTesting.unique("g")
 
-        let first = try TestKafka.consumer(subscribedTo: topic, group: group)
-        let seen = try await TestKafka.collect(100, from: first, storeOffsets: false)
+        let first = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let seen = try await KafkaTesting.collect(100, from: first, storeOffsets: false)
         let hundredth = try #require(seen.first { $0.offset == 99 })
         #expect(first.storeOffsets([hundredth.nextOffset]).isEmpty)
         try await first.commit()
@@ -18,25 +19,25 @@ struct OffsetTests {
         #expect(try await first.committedOffsets(for: [partition]) == [KafkaTopicPartitionOffset(partition, offset: 100)])
         await first.close()
 
-        let second = try TestKafka.consumer(subscribedTo: topic, group: group)
-        let rest = try await TestKafka.collect(200, from: second)
+        let second = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let rest = try await KafkaTesting.collect(200, from: second)
         await second.close()
         #expect(rest.map(\.offset) == Array(100..<300))
     }
 
     @Test("close commits what was stored")
     func closeCommitsStoredOffsets() async throws {
-        let topic = try TestKafka.topic("closecommit", partitions: 2)
-        try await TestKafka.produce(40, to: topic, partitions: 2)
-        let group = TestKafka.unique("g")
-        let consumer = try TestKafka.consumer(subscribedTo: topic, group: group) {
+        let topic = try KafkaTesting.topic("closecommit", partitions: 2)
+        try await KafkaTesting.produce(40, to: topic, partitions: 2)
+        let group = KafkaTesting.unique("g")
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group) {
             $0.commit.interval = .seconds(3600)  // only close() can have committed
         }
-        _ = try await TestKafka.collect(40, from: consumer)
+        _ = try await KafkaTesting.collect(40, from: consumer)
         await consumer.close()
         await consumer.close()  // idempotent
 
-        let admin = try KafkaAdmin(connection: .init(bootstrapServers: TestKafka.shared.bootstrapServers), logger: TestKafka.logger)
+        let admin = try KafkaAdmin(connection: .init(bootstrapServers: KafkaTesting.shared.bootstrapServers), logger: KafkaTesting.logger)
         let committed = try await admin.committedOffsets(
             group: group, partitions: [.init(topic: topic, partition: 0), .init(topic: topic, partition: 1)])
         #expect(committed.map(\.offset) == [20, 20])
@@ -44,11 +45,11 @@ struct OffsetTests {
 
     @Test("storing an offset for a partition that is not assigned is rejected cleanly, without a crash")
     func storeForUnassignedPartition() async throws {
-        let topic = try TestKafka.topic("unassigned")
-        let other = try TestKafka.topic("other")
-        try await TestKafka.produce(5, to: topic)
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
-        let records = try await TestKafka.collect(5, from: consumer, storeOffsets: false)
+        let topic = try KafkaTesting.topic("unassigned")
+        let other = try KafkaTesting.topic("other")
+        try await KafkaTesting.produce(5, to: topic)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let records = try await KafkaTesting.collect(5, from: consumer, storeOffsets: false)
         let rejected = consumer.storeOffsets([
             KafkaTopicPartitionOffset(topic: other, partition: 0, offset: 3),
             records[4].nextOffset,
@@ -64,12 +65,12 @@ struct OffsetTests {
 
     @Test("seek moves delivery back to an earlier offset")
     func seekBack() async throws {
-        let topic = try TestKafka.topic("seek")
-        try await TestKafka.produce(30, to: topic)
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
-        _ = try await TestKafka.collect(30, from: consumer)
+        let topic = try KafkaTesting.topic("seek")
+        try await KafkaTesting.produce(30, to: topic)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        _ = try await KafkaTesting.collect(30, from: consumer)
         try await consumer.seek([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 10)])
-        let again = try await TestKafka.collect(20, from: consumer)
+        let again = try await KafkaTesting.collect(20, from: consumer)
         await consumer.close()
         #expect(again.map(\.offset) == Array(10..<30))
     }

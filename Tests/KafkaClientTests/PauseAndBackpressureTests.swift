@@ -1,19 +1,20 @@
 @testable import KafkaClient
+import KafkaWorkerTesting
 import Testing
 
 @Suite("Pause, resume and back-pressure", .timeLimit(.minutes(2)))
 struct PauseAndBackpressureTests {
     @Test("pause stops delivery; resume restarts it without duplicates or gaps")
     func pauseAndResume() async throws {
-        let topic = try TestKafka.topic("pause")
-        try await TestKafka.produce(100, to: topic)
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
-        let before = try await TestKafka.collect(100, from: consumer)
+        let topic = try KafkaTesting.topic("pause")
+        try await KafkaTesting.produce(100, to: topic)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let before = try await KafkaTesting.collect(100, from: consumer)
         #expect(before.map(\.offset) == Array(0..<100))
 
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
         consumer.pause([partition])
-        try await TestKafka.produce(100, to: topic, from: 100)
+        try await KafkaTesting.produce(100, to: topic, from: 100)
         // Nothing may arrive while paused. Absence has no event to await, so watch for a while.
         let whilePaused = try await withDeadline(.seconds(10), "paused read") { () -> Int in
             let reader = Task { try await consumer.batches.first { _ in true }?.count ?? 0 }
@@ -24,16 +25,16 @@ struct PauseAndBackpressureTests {
         #expect(whilePaused == 0)
 
         consumer.resume([partition])
-        let after = try await TestKafka.collect(100, from: consumer)
+        let after = try await KafkaTesting.collect(100, from: consumer)
         await consumer.close()
         #expect(after.map(\.offset) == Array(100..<200))
     }
 
     @Test("a full hand-off buffer pauses fetching; everything still arrives once, in order")
     func backpressureBoundsTheBuffer() async throws {
-        let topic = try TestKafka.topic("bp", partitions: 2)
-        try await TestKafka.produce(5_000, to: topic, partitions: 2)
-        let consumer = try TestKafka.consumer(subscribedTo: topic) {
+        let topic = try KafkaTesting.topic("bp", partitions: 2)
+        try await KafkaTesting.produce(5_000, to: topic, partitions: 2)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic) {
             $0.handoff.maxBatchSize = 50
             $0.handoff.highWatermark = 200
             $0.handoff.lowWatermark = 100
@@ -62,14 +63,5 @@ struct PauseAndBackpressureTests {
         for partition in Int32(0)..<2 {
             #expect(records.filter { $0.partition == partition }.map(\.offset) == Array(0..<2_500))
         }
-    }
-}
-
-/// Polls `condition` every 20 ms until it holds; fails after `limit`.
-func waitUntil(_ what: String, within limit: Duration = .seconds(30), _ condition: @escaping @Sendable () -> Bool)
-    async throws
-{
-    try await withDeadline(limit, what) {
-        while !condition() { try await Task.sleep(for: .milliseconds(20)) }
     }
 }

@@ -1,13 +1,14 @@
 import KafkaClient
+import KafkaWorkerTesting
 import Testing
 
 @Suite("Producer failures and unreachable clusters", .timeLimit(.minutes(2)))
 struct ProducerTests {
     @Test("a broker refusing the records surfaces as the delivery error")
     func brokerRefusesRecords() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.logger)
-        let topic = try TestKafka.topic("refused", on: cluster)
-        let producer = try TestKafka.producer(cluster)
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: KafkaTesting.logger)
+        let topic = try KafkaTesting.topic("refused", on: cluster)
+        let producer = try KafkaTesting.producer(cluster)
         // Warm up so the producer id and metadata exist before the fault.
         try await producer.send(KafkaProducerRecord(topic: topic, key: "a", value: "ok"))
         try cluster.injectRequestErrors(Array(repeating: .messageSizeTooLarge, count: 5), for: .produce)
@@ -21,8 +22,8 @@ struct ProducerTests {
 
     @Test("a record for a partition that does not exist fails at once")
     func unknownPartition() async throws {
-        let topic = try TestKafka.topic("nopart")
-        let producer = try TestKafka.producer()
+        let topic = try KafkaTesting.topic("nopart")
+        let producer = try KafkaTesting.producer()
         try await producer.send(KafkaProducerRecord(topic: topic, key: "warm", value: "up"))
         let error = await #expect(throws: KafkaError.self) {
             try await producer.send(KafkaProducerRecord(topic: topic, partition: 7, key: "x", value: "y"))
@@ -33,11 +34,11 @@ struct ProducerTests {
 
     @Test("a record that cannot be delivered in time fails with _MSG_TIMED_OUT, not a hang")
     func deliveryTimesOut() async throws {
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: TestKafka.logger)
-        let topic = try TestKafka.topic("timeout", on: cluster)
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: KafkaTesting.logger)
+        let topic = try KafkaTesting.topic("timeout", on: cluster)
         var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
         configuration.deliveryTimeout = .seconds(2)
-        let producer = try KafkaProducer(configuration: configuration, logger: TestKafka.logger)
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTesting.logger)
         try await producer.send(KafkaProducerRecord(topic: topic, key: "a", value: "before"))
         try cluster.setBrokerDown(1)
         let clock = ContinuousClock()
@@ -65,7 +66,7 @@ struct ProducerTests {
     func unreachableBootstrap() async throws {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: ["127.0.0.1:1"], groupID: "nobody")
         configuration.connection.connectTimeout = .seconds(2)
-        let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
+        let consumer = try KafkaConsumer(configuration: configuration, logger: KafkaTesting.logger)
         try consumer.subscribe(topics: ["anything"])
         let clock = ContinuousClock()
         let start = clock.now

@@ -1,5 +1,6 @@
 import KafkaClient
 import Synchronization
+import KafkaWorkerTesting
 import Testing
 
 /// What one member saw: its hook calls in order, the records it read, the result of commits in revoke hooks.
@@ -45,7 +46,7 @@ final class MemberLog: Sendable {
     }
 
     func start(_ configuration: KafkaConsumerConfiguration, topic: String) throws -> Task<Void, any Error> {
-        let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: TestKafka.logger)
+        let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: KafkaTesting.logger)
         self.consumer.withLock { $0 = consumer }
         try consumer.subscribe(topics: [topic])
         return Task {
@@ -91,9 +92,9 @@ struct RebalanceTests {
     @Test("a third member joining: revoke hooks run while the partitions are still owned, before the new assign",
           arguments: [KafkaConsumerConfiguration.AssignmentStrategy.eager, .cooperativeSticky])
     func thirdMemberJoins(strategy: KafkaConsumerConfiguration.AssignmentStrategy) async throws {
-        let topic = try TestKafka.topic("rebalance", partitions: 6)
-        try await TestKafka.produce(60, to: topic, partitions: 6)
-        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        let topic = try KafkaTesting.topic("rebalance", partitions: 6)
+        try await KafkaTesting.produce(60, to: topic, partitions: 6)
+        var configuration = KafkaTesting.consumerConfiguration(group: KafkaTesting.unique("g"))
         configuration.assignmentStrategy = strategy
         configuration.commit.autoCommit = false  // only the revoke hooks commit
         let (a, b, readers) = try await Self.twoMembers(configuration, topic: topic)
@@ -124,13 +125,13 @@ struct RebalanceTests {
         #expect(c.hookLog.contains("assign 2"), "\(c.hookLog)")
         // The new member starts each partition exactly at the group's committed offset (what the revoke
         // hooks managed to commit), never past it.
-        try await TestKafka.produce(6, to: topic, partitions: 6, from: 60)
+        try await KafkaTesting.produce(6, to: topic, partitions: 6, from: 60)
         try await waitUntil("c reads up to its two new records") {
             let consumed = c.state.withLock { $0.consumed }
             return consumed.count == 2 && consumed.values.allSatisfy { $0 == 10 }
         }
         let cFirst = c.state.withLock { $0.firstSeen }
-        let admin = try KafkaAdmin(connection: .init(bootstrapServers: TestKafka.shared.bootstrapServers), logger: TestKafka.logger)
+        let admin = try KafkaAdmin(connection: .init(bootstrapServers: KafkaTesting.shared.bootstrapServers), logger: KafkaTesting.logger)
         let committed = try await admin.committedOffsets(group: configuration.groupID, partitions: Array(c.assignment))
         for entry in committed {
             #expect(cFirst[entry.topicPartition] == max(entry.offset, 0), "\(entry) vs first read \(cFirst)")
@@ -141,9 +142,9 @@ struct RebalanceTests {
 
     @Test("a member leaving commits in its revoke hook before its partitions move: no redelivery to the other")
     func leavingMemberCommits() async throws {
-        let topic = try TestKafka.topic("leave", partitions: 6)
-        try await TestKafka.produce(60, to: topic, partitions: 6)
-        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        let topic = try KafkaTesting.topic("leave", partitions: 6)
+        try await KafkaTesting.produce(60, to: topic, partitions: 6)
+        var configuration = KafkaTesting.consumerConfiguration(group: KafkaTesting.unique("g"))
         configuration.commit.autoCommit = false  // only the revoke hooks commit
         let (a, b, readers) = try await Self.twoMembers(configuration, topic: topic)
         let aPartitions = a.assignment
@@ -159,7 +160,7 @@ struct RebalanceTests {
         #expect(rejected?.map(\.error.code) == [.state])
         try await waitUntil("b owns every partition", within: .seconds(40)) { b.assignment == Self.all(topic) }
 
-        try await TestKafka.produce(6, to: topic, partitions: 6, from: 60)
+        try await KafkaTesting.produce(6, to: topic, partitions: 6, from: 60)
         try await waitUntil("b reads the new records of a's partitions") {
             let first = b.state.withLock { $0.firstSeen }
             return aPartitions.allSatisfy { first[$0] != nil } && aPartitions.allSatisfy { b.state.withLock { $0.consumed }[$0] == 10 }
@@ -172,13 +173,13 @@ struct RebalanceTests {
 
     @Test("a hook that never returns delays the rebalance only up to the hook timeout, and is reported")
     func hungHookTimesOut() async throws {
-        let topic = try TestKafka.topic("hunghook")
-        var configuration = TestKafka.consumerConfiguration(group: TestKafka.unique("g"))
+        let topic = try KafkaTesting.topic("hunghook")
+        var configuration = KafkaTesting.consumerConfiguration(group: KafkaTesting.unique("g"))
         configuration.rebalanceHookTimeout = .seconds(1)
         let hooks = KafkaRebalanceHooks(onRevoke: { _, _ in
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
         })
-        let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: TestKafka.logger)
+        let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: KafkaTesting.logger)
         let events = Task {
             var kinds: [KafkaConsumerEvent.Kind] = []
             for await event in consumer.events { kinds.append(event.kind) }

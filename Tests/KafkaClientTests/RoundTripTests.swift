@@ -1,12 +1,13 @@
 import KafkaClient
+import KafkaWorkerTesting
 import Testing
 
 @Suite("Round trips on the embedded cluster", .timeLimit(.minutes(2)))
 struct RoundTripTests {
     @Test("keys, values, headers, timestamps, null and empty fields arrive as produced")
     func fieldsRoundTrip() async throws {
-        let topic = try TestKafka.topic("fields")
-        let producer = try TestKafka.producer()
+        let topic = try KafkaTesting.topic("fields")
+        let producer = try KafkaTesting.producer()
         let sent = [
             KafkaProducerRecord(topic: topic, key: "k1", value: "v1",
                                 headers: [KafkaHeader(name: "h1", string: "a"), KafkaHeader(name: "h1", string: "b"),
@@ -22,8 +23,8 @@ struct RoundTripTests {
         #expect(reports.map(\.offset) == [0, 1, 2, 3])
         #expect(reports.allSatisfy { $0.topic == topic && $0.partition == 0 })
 
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
-        let received = try await TestKafka.collect(4, from: consumer)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let received = try await KafkaTesting.collect(4, from: consumer)
         await consumer.close()
 
         #expect(received.count == 4)
@@ -42,10 +43,10 @@ struct RoundTripTests {
 
     @Test("10,000 records keep their order in every partition")
     func orderingPerPartition() async throws {
-        let topic = try TestKafka.topic("order", partitions: 4)
-        try await TestKafka.produce(10_000, to: topic, partitions: 4)
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
-        let received = try await TestKafka.collect(10_000, from: consumer)
+        let topic = try KafkaTesting.topic("order", partitions: 4)
+        try await KafkaTesting.produce(10_000, to: topic, partitions: 4)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let received = try await KafkaTesting.collect(10_000, from: consumer)
         await consumer.close()
 
         #expect(received.count == 10_000)
@@ -61,9 +62,9 @@ struct RoundTripTests {
 
     @Test("per-record sequence yields the same records as the batches")
     func perRecordSequence() async throws {
-        let topic = try TestKafka.topic("records")
-        try await TestKafka.produce(50, to: topic)
-        let consumer = try TestKafka.consumer(subscribedTo: topic)
+        let topic = try KafkaTesting.topic("records")
+        try await KafkaTesting.produce(50, to: topic)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
         let offsets = try await withDeadline(.seconds(30), "records") {
             var offsets: [Int64] = []
             for try await record in consumer.records {
@@ -78,14 +79,14 @@ struct RoundTripTests {
 
     @Test("watermarks: queried and cached agree with what was produced")
     func watermarks() async throws {
-        let topic = try TestKafka.topic("wm")
-        try await TestKafka.produce(25, to: topic)
-        let consumer = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(group: TestKafka.unique("g")),
-                                         logger: TestKafka.logger)
+        let topic = try KafkaTesting.topic("wm")
+        try await KafkaTesting.produce(25, to: topic)
+        let consumer = try KafkaConsumer(configuration: KafkaTesting.consumerConfiguration(group: KafkaTesting.unique("g")),
+                                         logger: KafkaTesting.logger)
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
         #expect(try await consumer.queryWatermarks(for: partition) == KafkaWatermarks(low: 0, high: 25))
         try consumer.subscribe(topics: [topic])
-        _ = try await TestKafka.collect(25, from: consumer)
+        _ = try await KafkaTesting.collect(25, from: consumer)
         #expect(try consumer.cachedWatermarks(for: partition).high == 25)
         await consumer.close()
     }

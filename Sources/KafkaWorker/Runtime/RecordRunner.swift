@@ -20,8 +20,8 @@ struct RecordRunner: Sendable {
     /// Finished (handled or dead-lettered) or abandoned (stop, revoke: not finished, so never committed).
     enum Outcome: Sendable, Equatable { case handled, deadLettered, abandoned }
 
-    /// Runs one record with a per-record handler.
-    func run(_ record: KafkaRecord, stillCurrent: @Sendable () -> Bool) async -> Outcome {
+    /// Runs one record with a per-record handler. `onRetry` runs once, before the first backoff.
+    func run(_ record: KafkaRecord, stillCurrent: @Sendable () -> Bool, onRetry: () -> Void = {}) async -> Outcome {
         guard case .perRecord(let handle) = handler else { preconditionFailure("per-record runner for a batch handler") }
         var attempt = 1
         while true {
@@ -32,6 +32,7 @@ struct RecordRunner: Sendable {
             } catch {
                 guard stillCurrent() else { return .abandoned }
                 metrics.failedAttempt()
+                if attempt == 1 { onRetry() }
                 if let next = await retryOrGiveUp(record, error: error, attempt: attempt, stillCurrent: stillCurrent) {
                     if next == 0 { return .abandoned }
                     attempt = next

@@ -103,7 +103,7 @@ final class WorkerRun: Sendable {
                     next = following
                     break chunks
                 case .chunk(let chunk):
-                    let unfinished = await runChunk(chunk, partition: lane.partition, slot: slot)
+                    let unfinished = await runChunk(chunk, lane: lane, slot: slot)
                     if let following = scheduler.withLock({ $0.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: unfinished) }) {
                         next = following
                         break chunks
@@ -114,8 +114,8 @@ final class WorkerRun: Sendable {
     }
 
     /// Runs a chunk; returns how many of its records were not finished (stop or revoke).
-    private func runChunk(_ chunk: WorkerScheduler.Chunk, partition: KafkaTopicPartition,
-                          slot: WatchdogBoard.Slot) async -> Int {
+    private func runChunk(_ chunk: WorkerScheduler.Chunk, lane: LaneKey, slot: WatchdogBoard.Slot) async -> Int {
+        let partition = lane.partition
         let epoch = chunk.epoch
         let stillCurrent: @Sendable () -> Bool = { [self] in
             self.scheduler.withLock { $0.isCurrent(partition, epoch: epoch) }
@@ -144,16 +144,29 @@ final class WorkerRun: Sendable {
                 }
             }
             let start = slot.begin(record.offset)
-            let outcome = await runner.run(record, stillCurrent: stillCurrent)
+            var handedOff = 0
+            var retried = false
+            let outcome = await runner.run(record, stillCurrent: stillCurrent, onRetry: {
+                // `.unordered`: the rest of the chunk goes to other lanes instead of waiting for the retry.
+                retried = true
+                handedOff = schedule { state in
+                    state.laneBlocked(lane, remaining: Array(chunk.records[(index + 1)...]))
+                }
+            })
             slot.end()
+            if retried { scheduler.withLock { $0.laneUnblocked(lane) } }
             let end = DispatchTime.now().uptimeNanoseconds
             metrics.processingTime.recordNanoseconds(Int64(end - start))
             guard outcome != .abandoned else {
                 flush(finished, handled: handled, partition: partition, epoch: epoch)
-                return chunk.records.count - index
+                return chunk.records.count - index - handedOff
             }
             if outcome == .handled { handled += 1 }
             finished.append(record.offset)
+            if handedOff > 0 {
+                flush(finished, handled: handled, partition: partition, epoch: epoch)
+                return 0
+            }
             // Store progress every 256 records or 100 ms, so slow handlers still commit as they go.
             if finished.count >= 256 || end - lastFlush > 100_000_000 {
                 flush(finished, handled: handled, partition: partition, epoch: epoch)

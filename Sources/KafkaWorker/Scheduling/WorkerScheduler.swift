@@ -55,6 +55,8 @@ struct WorkerScheduler: Sendable {
     private var nextEpoch = 1
     private var roundRobin = 0
     private var globallyPaused = false
+    /// `.unordered` lanes whose current record is being retried: new records go to other lanes.
+    private var blocked: Set<LaneKey> = []
     /// No new chunks are handed out (shutdown).
     private(set) var stopping = false
     /// Records received and not finished, over all partitions.
@@ -88,20 +90,14 @@ struct WorkerScheduler: Sendable {
             let before = state.progress.unfinished
             state.progress.received(record.offset)
             guard state.progress.unfinished > before else { continue }
+            // Where this assignment starts is already the group's position: store only once it moves.
+            if state.lastStored == nil { state.lastStored = record.offset }
             partitions[partition] = state
             buffered += 1
             let lane = LaneKey(partition: partition, slot: slot(for: record))
             queues[lane, default: []].append(record)
             touched.insert(partition)
-            if !running.contains(lane) && !waitingSet.contains(lane) {
-                if running.count < limits.maxConcurrency {
-                    running.insert(lane)
-                    actions.startLanes.append(lane)
-                } else {
-                    waiting.append(lane)
-                    waitingSet.insert(lane)
-                }
-            }
+            start(lane, &actions)
         }
         if buffered >= limits.maxBuffered && !globallyPaused { globallyPaused = true }
         for partition in touched {
@@ -189,6 +185,7 @@ struct WorkerScheduler: Sendable {
             buffered -= state.progress.unfinished
             if let next = state.progress.committableOffset { offsets.append(KafkaTopicPartitionOffset(partition, offset: next)) }
             for lane in waitingSet where lane.partition == partition { waitingSet.remove(lane) }
+            blocked = blocked.filter { $0.partition != partition }
             waiting.removeAll { $0.partition == partition }
         }
         if globallyPaused && buffered <= limits.maxBuffered / 2 { globallyPaused = false }
@@ -214,10 +211,48 @@ struct WorkerScheduler: Sendable {
     private mutating func slot(for record: KafkaRecord) -> Int {
         switch limits.ordering {
         case .key: return LaneKey.slot(forKey: record.key, slots: limits.maxConcurrency)
-        case .unordered:
-            roundRobin &+= 1
-            return roundRobin % limits.maxConcurrency
+        case .unordered: return nextUnorderedSlot(of: record.topicPartition)
         default: return 0
+        }
+    }
+
+    /// Round robin over the partition's lanes, skipping lanes stuck in a retry while another is free.
+    private mutating func nextUnorderedSlot(of partition: KafkaTopicPartition) -> Int {
+        for _ in 0..<limits.maxConcurrency {
+            roundRobin &+= 1
+            let slot = roundRobin % limits.maxConcurrency
+            if !blocked.contains(LaneKey(partition: partition, slot: slot)) { return slot }
+        }
+        return roundRobin % limits.maxConcurrency
+    }
+
+    /// An `.unordered` lane's record failed and will be retried: `remaining` (its chunk's records not started)
+    /// and the lane's queue move to other lanes, so nothing waits behind the retry. Other modes keep their
+    /// order: nothing moves.
+    mutating func laneBlocked(_ lane: LaneKey, remaining: [KafkaRecord]) -> (moved: Int, actions: Actions) {
+        guard limits.ordering == .unordered, limits.maxConcurrency > 1 else { return (0, Actions()) }
+        blocked.insert(lane)
+        inFlight -= remaining.count
+        var actions = Actions()
+        let queued = queues.removeValue(forKey: lane).map(Array.init) ?? []
+        for record in remaining + queued {
+            let target = LaneKey(partition: lane.partition, slot: nextUnorderedSlot(of: lane.partition))
+            queues[target, default: []].append(record)
+            start(target, &actions)
+        }
+        return (remaining.count, actions)
+    }
+
+    mutating func laneUnblocked(_ lane: LaneKey) { blocked.remove(lane) }
+
+    private mutating func start(_ lane: LaneKey, _ actions: inout Actions) {
+        guard !running.contains(lane) && !waitingSet.contains(lane) else { return }
+        if running.count < limits.maxConcurrency {
+            running.insert(lane)
+            actions.startLanes.append(lane)
+        } else {
+            waiting.append(lane)
+            waitingSet.insert(lane)
         }
     }
 

@@ -1,17 +1,20 @@
 import Foundation
-import KafkaClient
-import Logging
+public import KafkaClient
+public import KafkaWorker
+public import Logging
 import Synchronization
-import Testing
 
-/// Shared helpers: one embedded cluster for tests that inject no faults, unique names, fast group timing.
-enum TestKafka {
+/// Helpers for tests against the embedded cluster: one shared cluster for tests that inject no faults, unique
+/// names, group timing fit for the embedded cluster, producing and collecting records, deadlines.
+public enum KafkaTesting {
     /// The cluster shared by tests that do not inject faults (each uses its own topics and groups).
-    static let shared: EmbeddedKafkaCluster = {
-        do { return try EmbeddedKafkaCluster(brokers: 3, logger: logger) } catch { fatalError("embedded cluster: \(error)") }
+    public static let shared: EmbeddedKafkaCluster = {
+        do { return try EmbeddedKafkaCluster(brokers: 3, logger: logger) } catch {
+            preconditionFailure("the shared embedded cluster did not start: \(error)")
+        }
     }()
 
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
         return logger
@@ -20,7 +23,7 @@ enum TestKafka {
     private static let counter = Mutex(0)
 
     /// A name no other test uses.
-    static func unique(_ prefix: String) -> String {
+    public static func unique(_ prefix: String) -> String {
         let n = counter.withLock { value -> Int in
             value += 1
             return value
@@ -29,14 +32,14 @@ enum TestKafka {
     }
 
     /// Creates a fresh topic on `cluster`.
-    static func topic(_ prefix: String = "t", partitions: Int = 1, on cluster: EmbeddedKafkaCluster = shared) throws -> String {
+    public static func topic(_ prefix: String = "t", partitions: Int = 1, on cluster: EmbeddedKafkaCluster = shared) throws -> String {
         let name = unique(prefix)
         try cluster.createTopic(name, partitions: partitions)
         return name
     }
 
     /// Consumer settings for the embedded cluster: short sessions so rebalances stay short.
-    static func consumerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String) -> KafkaConsumerConfiguration {
+    public static func consumerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String) -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group)
         configuration.session.timeout = .seconds(6)
         configuration.session.heartbeatInterval = .seconds(1)
@@ -48,7 +51,7 @@ enum TestKafka {
     }
 
     /// A consumer of `topic` in a group of its own (or `group`), already subscribed.
-    static func consumer(subscribedTo topic: String, group: String? = nil, cluster: EmbeddedKafkaCluster = shared,
+    public static func consumer(subscribedTo topic: String, group: String? = nil, cluster: EmbeddedKafkaCluster = shared,
                          configure: (inout KafkaConsumerConfiguration) -> Void = { _ in }) throws -> KafkaConsumer {
         var configuration = consumerConfiguration(cluster, group: group ?? unique("g"))
         configure(&configuration)
@@ -57,7 +60,17 @@ enum TestKafka {
         return consumer
     }
 
-    static func producer(_ cluster: EmbeddedKafkaCluster = shared) throws -> KafkaProducer {
+    /// Worker settings for the embedded cluster: fast group timing, short summaries, quick retries.
+    public static func workerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String? = nil,
+                                           topics: [String]) -> WorkerConfiguration {
+        var configuration = WorkerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: "", topics: topics)
+        configuration.consumer = consumerConfiguration(cluster, group: group ?? unique("g"))
+        configuration.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100))
+        configuration.summaryInterval = .seconds(5)
+        return configuration
+    }
+
+    public static func producer(_ cluster: EmbeddedKafkaCluster = shared) throws -> KafkaProducer {
         var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
         configuration.deliveryTimeout = .seconds(20)
         return try KafkaProducer(configuration: configuration, logger: logger)
@@ -65,7 +78,7 @@ enum TestKafka {
 
     /// Produces `count` records `key-i`/`value-i` (partition `i % partitions` when `partitions` is given).
     @discardableResult
-    static func produce(_ count: Int, to topic: String, partitions: Int? = nil, from start: Int = 0,
+    public static func produce(_ count: Int, to topic: String, partitions: Int? = nil, from start: Int = 0,
                         cluster: EmbeddedKafkaCluster = shared) async throws -> [KafkaDeliveryReport] {
         let producer = try producer(cluster)
         let records = (start..<start + count).map { index in
@@ -78,7 +91,7 @@ enum TestKafka {
     }
 
     /// Reads records until `count` arrived (or the time limit passes, which fails the test).
-    static func collect(_ count: Int, from consumer: KafkaConsumer, within limit: Duration = .seconds(30),
+    public static func collect(_ count: Int, from consumer: KafkaConsumer, within limit: Duration = .seconds(30),
                         storeOffsets: Bool = true) async throws -> [KafkaRecord] {
         try await withDeadline(limit, "collecting \(count) records") {
             var records: [KafkaRecord] = []
@@ -92,13 +105,14 @@ enum TestKafka {
     }
 }
 
-struct DeadlineExceeded: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "deadline exceeded: \(what)" }
+/// A test step took longer than its deadline.
+public struct DeadlineExceeded: Error, CustomStringConvertible {
+    public var what: String
+    public var description: String { "deadline exceeded: \(what)" }
 }
 
 /// Runs `body`, failing with ``DeadlineExceeded`` if it takes longer than `limit`.
-func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T)
+public func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T)
     async throws -> T
 {
     try await withThrowingTaskGroup(of: T.self) { group in
@@ -113,6 +127,25 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escap
 }
 
 extension KafkaRecord {
-    var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
-    var valueString: String? { value.map { String(decoding: $0, as: UTF8.self) } }
+    /// The key as UTF-8 text.
+    public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
+    /// The value as UTF-8 text.
+    public var valueString: String? { value.map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// Polls `condition` every 20 ms until it holds; throws ``DeadlineExceeded`` after `limit`.
+public func waitUntil(_ what: String, within limit: Duration = .seconds(30), _ condition: @escaping @Sendable () -> Bool)
+    async throws
+{
+    try await withDeadline(limit, what) {
+        while !condition() { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}
+
+/// Like ``waitUntil(_:within:_:)`` for a condition that must ask something asynchronously (every 100 ms).
+public func waitFor(_ what: String, within limit: Duration = .seconds(30),
+                    _ condition: @escaping @Sendable () async -> Bool) async throws {
+    try await withDeadline(limit, what) {
+        while !(await condition()) { try await Task.sleep(for: .milliseconds(100)) }
+    }
 }
