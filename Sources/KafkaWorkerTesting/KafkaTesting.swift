@@ -149,3 +149,8 @@ public func waitFor(_ what: String, within limit: Duration = .seconds(30),
         while !(await condition()) { try await Task.sleep(for: .milliseconds(100)) }
     }
 }
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
