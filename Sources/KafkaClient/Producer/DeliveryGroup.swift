@@ -46,10 +46,20 @@ final class DeliveryGroup: Sendable {
 final class DeliveryTicket: Sendable {
     let group: DeliveryGroup
     let index: Int
+    /// The producer's count of records queued and not yet reported.
+    let pending: Atomic<Int>.Box
 
-    init(group: DeliveryGroup, index: Int) {
+    init(group: DeliveryGroup, index: Int, pending: Atomic<Int>.Box) {
         self.group = group
         self.index = index
+        self.pending = pending
+    }
+}
+
+extension Atomic where Value == Int {
+    /// An atomic counter that can be shared by reference.
+    final class Box: Sendable {
+        let counter = Atomic<Int>(0)
     }
 }
 
@@ -58,6 +68,7 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
                                             UnsafeMutableRawPointer?) -> Void = { _, message, _ in
     guard let message, let opaque = message.pointee._private else { return }
     let ticket = Unmanaged<DeliveryTicket>.fromOpaque(opaque).takeRetainedValue()
+    ticket.pending.counter.subtract(1, ordering: .relaxed)
     let msg = message.pointee
     if msg.err == RD_KAFKA_RESP_ERR_NO_ERROR {
         let topic = String(cString: rd_kafka_topic_name(msg.rkt))

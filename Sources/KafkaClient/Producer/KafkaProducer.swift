@@ -18,6 +18,8 @@ public final class KafkaProducer: Sendable {
     private final class PollThreadControl: Sendable {
         let stopping = Mutex(false)
         let stopped = DispatchSemaphore(value: 0)
+        /// Records queued whose delivery report has not been served yet.
+        let pending = Atomic<Int>.Box()
     }
 
     /// Creates the producer and its delivery-report thread.
@@ -37,10 +39,13 @@ public final class KafkaProducer: Sendable {
             while !pollThread.stopping.withLock({ $0 }) {
                 rd_kafka_poll(client.pointer, 100)
             }
-            // Fail whatever is still queued so no sender waits forever, then serve those reports.
+            // Fail whatever is still queued so no sender waits forever, then serve those reports (bounded:
+            // an in-flight request is only failed when its answer or timeout comes).
             rd_kafka_purge(client.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
-            while rd_kafka_outq_len(client.pointer) > 0 && rd_kafka_poll(client.pointer, 100) >= 0 {}
-            rd_kafka_poll(client.pointer, 0)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while pollThread.pending.counter.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+                rd_kafka_poll(client.pointer, 50)
+            }
             pollThread.stopped.signal()
         }
         thread.name = "kafka-producer-poll"
@@ -64,7 +69,7 @@ public final class KafkaProducer: Sendable {
         guard !records.isEmpty else { return [] }
         let group = DeliveryGroup(count: records.count)
         for (index, record) in records.enumerated() {
-            if let error = await enqueue(record, ticket: DeliveryTicket(group: group, index: index)) {
+            if let error = await enqueue(record, ticket: DeliveryTicket(group: group, index: index, pending: pollThread.pending)) {
                 group.complete(index, with: .failure(error))
             }
         }
@@ -95,8 +100,10 @@ public final class KafkaProducer: Sendable {
         let deadline = ContinuousClock.now + configuration.deliveryTimeout
         while true {
             let opaque = Unmanaged.passRetained(ticket).toOpaque()
+            pollThread.pending.counter.add(1, ordering: .relaxed)
             let err = produce(record, opaque: opaque)
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
+            pollThread.pending.counter.subtract(1, ordering: .relaxed)
             Unmanaged<DeliveryTicket>.fromOpaque(opaque).release()
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL, ContinuousClock.now < deadline else {
                 return KafkaError(rdCode: err, operation: "produce",

@@ -138,10 +138,13 @@ public final class KafkaWorker: Service, Sendable {
                     group.addTask { await run.forwardConsumerEvents() }
                     group.addTask { await run.coordinateShutdown() }
                     group.addTask { await run.summaryLoop() }
-                    if configuration.watchdog.action == .report { group.addTask { await run.watchdogLoop() } }
+                    group.addTask { await run.maintenanceLoop() }
                     for await lane in run.laneStarts {
                         group.addTask { await run.runLane(lane) }
                     }
+                    // The consumer is closed: lanes still running hold records abandoned after the grace period
+                    // (not committed). Cancel their handlers; one that ignores cancellation keeps run() waiting.
+                    group.cancelAll()
                 }
             } onCancel: {
                 self.stop(force: true)

@@ -25,6 +25,7 @@ extension WorkerRun {
                                metadata: [LogKey.partitions: "\(partitions)"])
             }
         }
+        flushAllLanes()
         let offsets = scheduler.withLock { $0.completeRevoke(partitions) }
         guard !lost else {
             events.emit(WorkerEvent(kind: .lost, partitions: partitions,

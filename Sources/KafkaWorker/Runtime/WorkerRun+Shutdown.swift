@@ -20,6 +20,7 @@ extension WorkerRun {
             logger.warning("shutdown grace period over; abandoning records still running (not committed)",
                            metadata: [LogKey.inFlight: "\(left)"])
         }
+        flushAllLanes()
         await commit(scheduler.withLock { $0.committableOffsets })
         await consumer.close()
         finishLaneStarts()

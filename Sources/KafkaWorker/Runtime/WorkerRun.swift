@@ -12,7 +12,7 @@ final class WorkerRun: Sendable {
     let events: WorkerEventSink
     let metrics: WorkerMetrics
     let logger: Logger
-    let watchdog: WatchdogBoard
+    let lanes: LaneBoard
     /// Graceful stop requested (signal, `stop()`, or a crash).
     let stopRequested = WorkerSignal(latching: true)
     /// Stop without waiting for in-flight records.
@@ -31,7 +31,7 @@ final class WorkerRun: Sendable {
         self.events = events
         self.metrics = metrics
         self.logger = logger
-        self.watchdog = WatchdogBoard(capacity: configuration.maxConcurrency)
+        self.lanes = LaneBoard(capacity: configuration.maxConcurrency)
         self.scheduler = Mutex(WorkerScheduler(limits: .init(
             ordering: configuration.ordering, maxConcurrency: configuration.maxConcurrency,
             chunkSize: configuration.maxBatchSize, maxBuffered: configuration.maxBufferedRecords,
@@ -88,11 +88,11 @@ final class WorkerRun: Sendable {
 
     /// Runs lanes until none has work: this lane, then any lane it hands its slot to.
     func runLane(_ first: LaneKey) async {
-        guard let slot = watchdog.acquire() else {
-            logger.critical("no watchdog slot for a lane; concurrency bookkeeping is off")
+        guard let slot = lanes.acquire() else {
+            logger.critical("no slot for a lane; concurrency bookkeeping is off")
             return
         }
-        defer { watchdog.release(slot) }
+        defer { lanes.release(slot) }
         var next: LaneKey? = first
         while let lane = next {
             next = nil
@@ -114,7 +114,7 @@ final class WorkerRun: Sendable {
     }
 
     /// Runs a chunk; returns how many of its records were not finished (stop or revoke).
-    private func runChunk(_ chunk: WorkerScheduler.Chunk, lane: LaneKey, slot: WatchdogBoard.Slot) async -> Int {
+    private func runChunk(_ chunk: WorkerScheduler.Chunk, lane: LaneKey, slot: LaneBoard.Slot) async -> Int {
         let partition = lane.partition
         let epoch = chunk.epoch
         let stillCurrent: @Sendable () -> Bool = { [self] in
@@ -130,16 +130,14 @@ final class WorkerRun: Sendable {
             return chunk.records.count - finished.count
         }
         var generation = revocations.load(ordering: .relaxed)
-        var finished: [Int64] = []
-        finished.reserveCapacity(min(chunk.records.count, 256))
-        var handled = 0
+        flush(slot.takePending(next: (partition, epoch)))
         var lastFlush = DispatchTime.now().uptimeNanoseconds
         for (index, record) in chunk.records.enumerated() {
             let current = revocations.load(ordering: .relaxed)
             if current != generation {
                 generation = current
                 if !stillCurrent() {
-                    flush(finished, handled: handled, partition: partition, epoch: epoch)
+                    flush(slot.takePending())
                     return chunk.records.count - index
                 }
             }
@@ -158,25 +156,32 @@ final class WorkerRun: Sendable {
             let end = DispatchTime.now().uptimeNanoseconds
             metrics.processingTime.recordNanoseconds(Int64(end - start))
             guard outcome != .abandoned else {
-                flush(finished, handled: handled, partition: partition, epoch: epoch)
+                flush(slot.takePending())
                 return chunk.records.count - index - handedOff
             }
-            if outcome == .handled { handled += 1 }
-            finished.append(record.offset)
+            let noted = slot.finished(record.offset, handled: outcome == .handled)
             if handedOff > 0 {
-                flush(finished, handled: handled, partition: partition, epoch: epoch)
+                flush(slot.takePending())
                 return 0
             }
             // Store progress every 256 records or 100 ms, so slow handlers still commit as they go.
-            if finished.count >= 256 || end - lastFlush > 100_000_000 {
-                flush(finished, handled: handled, partition: partition, epoch: epoch)
-                finished.removeAll(keepingCapacity: true)
-                handled = 0
+            if noted >= 256 || end - lastFlush > 100_000_000 {
+                flush(slot.takePending())
                 lastFlush = end
             }
         }
-        flush(finished, handled: handled, partition: partition, epoch: epoch)
+        flush(slot.takePending())
         return 0
+    }
+
+    /// Hands every lane's finished-but-unreported records to the scheduler (before a stop or revoke commits).
+    func flushAllLanes() {
+        for slot in lanes.all { flush(slot.takePending()) }
+    }
+
+    private func flush(_ pending: LaneBoard.Pending) {
+        guard let partition = pending.partition else { return }
+        flush(pending.offsets, handled: pending.handled, partition: partition, epoch: pending.epoch)
     }
 
     private func flush(_ offsets: [Int64], handled: Int, partition: KafkaTopicPartition, epoch: Int) {
@@ -187,12 +192,17 @@ final class WorkerRun: Sendable {
 
     // MARK: Watchdog and summary
 
-    /// Reports records running past the deadline (the `.report` action; `.cancelAndRetry` is timed per record).
-    func watchdogLoop() async {
+    /// Every second (or a quarter of the watchdog deadline, if shorter): hands finished records of lanes stuck
+    /// in a slow record to the scheduler, so their offsets are stored; and with the `.report` action, reports
+    /// records running past the deadline (`.cancelAndRetry` times each record itself).
+    func maintenanceLoop() async {
         let deadline = configuration.watchdog.deadline
-        let period = max(deadline / 4, .milliseconds(10))
+        let reports = configuration.watchdog.action == .report
+        let period = min(max(deadline / 4, .milliseconds(10)), .seconds(1))
         while await sleepUnlessStopped(period) {
-            for record in watchdog.overdue(deadline: deadline) {
+            flushAllLanes()
+            guard reports else { continue }
+            for record in lanes.overdue(deadline: deadline) {
                 metrics.watchdogFired()
                 events.emit(WorkerEvent(kind: .watchdog, record: record,
                                         message: "record running longer than the \(deadline) deadline; still waiting"))

@@ -1,3 +1,4 @@
+import Foundation
 import KafkaWorker
 import Logging
 
@@ -16,6 +17,12 @@ func handleTerminationSignals(for worker: KafkaWorker, logger: Logger) -> Task<V
             } else {
                 logger.warning("forced shutdown", metadata: ["signal": "\(TerminationSignals.name(signal))"])
                 worker.stop(force: true)
+                // A handler that ignores cancellation cannot be stopped from inside the process.
+                try? await Task.sleep(for: .seconds(10))
+                if !worker.isStopped {
+                    logger.critical("a handler ignores cancellation; exiting without it")
+                    exit(2)
+                }
                 return
             }
         }

@@ -2,9 +2,18 @@ import Dispatch
 import KafkaClient
 import Synchronization
 
-/// What each running lane is doing, for the watchdog: which record, since when. Lanes write two atomics per
-/// record; the watchdog reads them a few times per deadline.
-final class WatchdogBoard: Sendable {
+/// What each running lane is doing: which record since when (for the watchdog: two atomics per record), and
+/// which records it finished that are not yet handed to the scheduler (so a stop or revoke can flush them
+/// even while the lane is stuck in a slow record).
+final class LaneBoard: Sendable {
+    /// Finished records not yet reported to the scheduler, all of one partition assignment (epoch).
+    struct Pending: Sendable {
+        var partition: KafkaTopicPartition?
+        var epoch = 0
+        var offsets: [Int64] = []
+        var handled = 0
+    }
+
     final class Slot: Sendable {
         /// Monotonic nanoseconds when the current record started; 0 when idle.
         let started = Atomic<UInt64>(0)
@@ -21,6 +30,31 @@ final class WatchdogBoard: Sendable {
         }
 
         @inline(__always) func end() { started.store(0, ordering: .releasing) }
+
+        let pending = Mutex(Pending())
+
+        /// Notes a finished record.
+        @inline(__always) func finished(_ offset: Int64, handled: Bool) -> Int {
+            pending.withLock { pending in
+                pending.offsets.append(offset)
+                if handled { pending.handled += 1 }
+                return pending.offsets.count
+            }
+        }
+
+        /// Takes the finished records noted so far, and starts noting for `partition`/`epoch` if given.
+        func takePending(next: (KafkaTopicPartition, Int)? = nil) -> Pending {
+            pending.withLock { pending in
+                let taken = pending
+                pending.offsets.removeAll(keepingCapacity: true)
+                pending.handled = 0
+                if let (partition, epoch) = next {
+                    pending.partition = partition
+                    pending.epoch = epoch
+                }
+                return taken
+            }
+        }
     }
 
     private let slots: [Slot]
@@ -41,6 +75,8 @@ final class WatchdogBoard: Sendable {
         guard let index = slots.firstIndex(where: { $0 === slot }) else { return }
         free.withLock { $0.append(index) }
     }
+
+    var all: [Slot] { slots }
 
     /// Records running longer than `deadline` that were not reported yet; marks them reported.
     func overdue(deadline: Duration) -> [KafkaTopicPartitionOffset] {
