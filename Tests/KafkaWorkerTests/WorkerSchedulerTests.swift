@@ -92,21 +92,49 @@ struct WorkerSchedulerTests {
         #expect(scheduler.finished([2], of: Self.p0, epoch: byOffset[2]!.epoch).store.map(\.offset) == [4])
     }
 
-    @Test("a partition over its limit pauses alone; all pause over the global limit; both resume at half")
+    @Test("a partition over its limit pauses alone and resumes at half; the global limit holds intake instead")
     func backpressure() {
         var scheduler = Self.scheduler(concurrency: 4, chunk: 1_000, maxBuffered: 300, perPartition: 100)
         _ = scheduler.assign([Self.p0, Self.p1])
         let first = scheduler.receive(Self.records(Self.p0, 0..<100))
         #expect(first.pause == [Self.p0], "p0 reached its own limit")
-        let second = scheduler.receive(Self.records(Self.p1, 0..<50))
-        #expect(second.pause.isEmpty)
-        let third = scheduler.receive(Self.records(Self.p1, 50..<99) + Self.records(Self.p0, 100..<251))
-        #expect(third.pause == [Self.p1], "300 buffered: everything pauses")
+        let second = scheduler.receive(Self.records(Self.p1, 0..<99))
+        #expect(second.pause.isEmpty, "p1 is below its limit")
+        #expect(!scheduler.isFull)
+        _ = scheduler.receive(Self.records(Self.p0, 100..<201))
+        #expect(scheduler.isFull, "300 held: intake waits")
+        #expect(!scheduler.hasRoom)
         let lane = LaneKey(partition: Self.p0, slot: 0)
         let chunk = Self.chunk(scheduler.take(for: lane))!
         let resumed = scheduler.finished(chunk.records.map(\.offset), of: Self.p0, epoch: chunk.epoch)
-        #expect(Set(resumed.resume) == [Self.p0, Self.p1], "below half of both limits")
+        #expect(resumed.resume == [Self.p0], "below half of its own limit")
         #expect(scheduler.buffered == 99)
+        #expect(scheduler.hasRoom)
+    }
+
+    @Test(".unordered: a lane whose record retries hands its other records to other lanes")
+    func unorderedHandOff() {
+        var scheduler = Self.scheduler(.unordered, concurrency: 3, chunk: 10)
+        _ = scheduler.assign([Self.p0])
+        let lanes = scheduler.receive(Self.records(Self.p0, 0..<9)).startLanes
+        #expect(lanes.count == 3)
+        let lane = lanes[0]
+        let chunk = Self.chunk(scheduler.take(for: lane))!
+        #expect(chunk.records.count == 3)
+        let (moved, actions) = scheduler.laneBlocked(lane, remaining: Array(chunk.records.dropFirst()))
+        #expect(moved == 2)
+        #expect(actions.startLanes.allSatisfy { $0 != lane })
+        var others: [Int64] = []
+        for other in lanes where other != lane {
+            while let next = Self.chunk(scheduler.take(for: other)) { others += next.records.map(\.offset) }
+        }
+        #expect(Set(others).isSuperset(of: chunk.records.dropFirst().map(\.offset)), "the retry's neighbours run elsewhere")
+        var ordered = Self.scheduler(.partition)
+        _ = ordered.assign([Self.p0])
+        let partitionLane = ordered.receive(Self.records(Self.p0, 0..<3)).startLanes[0]
+        let held = Self.chunk(ordered.take(for: partitionLane))!
+        #expect(ordered.laneBlocked(partitionLane, remaining: Array(held.records.dropFirst())).moved == 0,
+                ".partition keeps its order: nothing moves")
     }
 
     @Test("revoke drops queued records, ignores late results of the old epoch, and commits only what finished")

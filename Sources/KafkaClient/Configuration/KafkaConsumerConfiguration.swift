@@ -24,6 +24,14 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         public var maxWait: Duration = .milliseconds(500)
         /// `max.partition.fetch.bytes` (default 1 MiB, as in the chapter). Range 1...1000000000.
         public var maxPartitionBytes: Int = 1_048_576
+        /// `queued.min.messages` (default 1,000,000; librdkafka's is 100,000): prefetched records at which
+        /// fetching stops. librdkafka 2.0.2 counts the whole consumer queue against it, and once over it a
+        /// partition may wait up to a second for its next fetch — so the default is high, and memory is bounded
+        /// by `maxQueuedKilobytes` instead. Range 1...10000000.
+        public var maxQueuedMessages: Int = 1_000_000
+        /// `queued.max.messages.kbytes` (default 65,536 KiB): prefetched data at which fetching stops.
+        /// Range 1...2097151.
+        public var maxQueuedKilobytes: Int = 65_536
         public init() {}
     }
 
@@ -75,6 +83,9 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         public var highWatermark: Int = 10_000
         /// Records buffered at which fetching resumes (default 5,000). Lower than `highWatermark`.
         public var lowWatermark: Int = 5_000
+        /// How long the poll thread waits for a reader that is behind before it pauses fetching (default 200 ms).
+        /// It serves no callbacks while it waits, so this also delays rebalances by at most as much.
+        public var pauseAfter: Duration = .milliseconds(200)
         public init() {}
     }
 
@@ -129,6 +140,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         try props.set("fetch.min.bytes", fetch.minBytes, in: 1...100_000_000)
         try props.set("fetch.wait.max.ms", fetch.maxWait, in: 0...300_000)
         try props.set("max.partition.fetch.bytes", fetch.maxPartitionBytes, in: 1...1_000_000_000)
+        try props.set("queued.min.messages", fetch.maxQueuedMessages, in: 1...10_000_000)
+        try props.set("queued.max.messages.kbytes", fetch.maxQueuedKilobytes, in: 1...2_097_151)
         props["enable.auto.commit"] = commit.autoCommit ? "true" : "false"
         try props.set("auto.commit.interval.ms", commit.interval, in: 1...86_400_000)
         props["enable.auto.offset.store"] = "false"
@@ -150,6 +163,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             "handoff.highWatermark", handoff.highWatermark, in: handoff.maxBatchSize...10_000_000)
         try KafkaProperties.check("handoff.lowWatermark", handoff.lowWatermark, in: 0...(handoff.highWatermark - 1))
         try KafkaProperties.check("rebalanceHookTimeout", rebalanceHookTimeout, in: 1...3_600_000)
+        try KafkaProperties.check("handoff.pauseAfter", handoff.pauseAfter, in: 0...60_000)
         connection.applyAdditional(to: &props)
         return props
     }

@@ -26,7 +26,12 @@ extension ConsumerCore {
         var fatal: KafkaError?
 
         while fatal == nil && state.withLock({ $0.lifecycle == .polling }) {
-            if handoff.isAboveHigh { enterBackpressure() }
+            // A reader briefly behind costs a short wait; only one that stays behind pauses fetching (a pause
+            // discards librdkafka's prefetched records, and a resume waits for the next fetch round).
+            if handoff.isAboveHigh && !state.withLock({ $0.backpressure })
+                && !handoff.waitForRoom(timeout: configuration.handoff.pauseAfter) {
+                enterBackpressure()
+            }
             var message = rd_kafka_consumer_poll(rk, 100)
             while let current = message {
                 if current.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// The bounded hand-off of record batches from the poll thread to the application.
@@ -12,6 +13,8 @@ final class RecordHandoff: Sendable {
         var waiter: CheckedContinuation<[KafkaRecord]?, any Error>?
         var finished = false
         var failure: KafkaError?
+        /// The poll thread waits in ``waitForRoom(timeout:)``.
+        var pollerWaiting = false
 
         /// The oldest non-empty batch (purges can leave empty ones behind).
         mutating func popBatch() -> [KafkaRecord]? {
@@ -33,6 +36,7 @@ final class RecordHandoff: Sendable {
     }
 
     private let state = Mutex(State())
+    private let room = DispatchSemaphore(value: 0)
     let highWatermark: Int
     let lowWatermark: Int
 
@@ -60,6 +64,33 @@ final class RecordHandoff: Sendable {
         waiter?.resume(returning: batch)
     }
 
+    /// Blocks the poll thread until the reader has taken the buffer down to the low watermark, for at most
+    /// `timeout`. Returns `false` on timeout (the reader is slow: the caller pauses fetching).
+    func waitForRoom(timeout: Duration) -> Bool {
+        let mustWait = state.withLock { state -> Bool in
+            guard state.count > lowWatermark, !state.finished else { return false }
+            state.pollerWaiting = true
+            return true
+        }
+        guard mustWait else { return true }
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let woken = room.wait(timeout: .now() + .milliseconds(ms)) == .success
+        let stillWaiting = state.withLock { state -> Bool in
+            defer { state.pollerWaiting = false }
+            return state.pollerWaiting
+        }
+        // Woken by the reader, or the reader signalled just after the timeout: consume that signal.
+        if !woken && !stillWaiting { room.wait() }
+        return woken || !stillWaiting
+    }
+
+    /// Wakes the poll thread if it waits for room and the buffer is at the low watermark (reader side).
+    private func signalRoomIfWaited(_ state: inout State) -> Bool {
+        guard state.pollerWaiting, state.count <= lowWatermark else { return false }
+        state.pollerWaiting = false
+        return true
+    }
+
     /// Drops buffered records of `partitions` (they were revoked: their new owner reads them again).
     func purge(_ partitions: Set<KafkaTopicPartition>) {
         state.withLock { state in
@@ -76,6 +107,10 @@ final class RecordHandoff: Sendable {
         let waiter: CheckedContinuation<[KafkaRecord]?, any Error>? = state.withLock { state in
             guard !state.finished else { return nil }
             state.finished = true
+            if state.pollerWaiting {
+                state.pollerWaiting = false
+                room.signal()
+            }
             state.failure = error
             defer { state.waiter = nil }
             return state.waiter
@@ -88,7 +123,10 @@ final class RecordHandoff: Sendable {
     func next(onLow: () -> Void) async throws -> [KafkaRecord]? {
         enum Immediate { case batch([KafkaRecord], low: Bool), end(KafkaError?), wait }
         let immediate: Immediate = state.withLock { state in
-            if let batch = state.popBatch() { return .batch(batch, low: state.count <= lowWatermark) }
+            if let batch = state.popBatch() {
+                if signalRoomIfWaited(&state) { room.signal() }
+                return .batch(batch, low: state.count <= lowWatermark)
+            }
             if state.finished {
                 defer { state.failure = nil }
                 return .end(state.failure)

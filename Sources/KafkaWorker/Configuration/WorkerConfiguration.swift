@@ -12,12 +12,15 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
     public var maxConcurrency: Int = 16
     /// Records a batch handler receives at most (default 500); also the chunk a lane takes at once. Range 1...100000.
     public var maxBatchSize: Int = 500
-    /// Records buffered in the worker (received, not finished) at which fetching of every partition pauses
-    /// (default 20,000); fetching resumes at half. Range 1...10000000.
-    public var maxBufferedRecords: Int = 20_000
-    /// Records buffered for one partition at which that partition alone pauses (default 2,000), so one slow or
-    /// retrying partition does not hold up the others; it resumes at half. Range 1...`maxBufferedRecords`.
-    public var maxBufferedRecordsPerPartition: Int = 2_000
+    /// Records held by the worker (received, not finished) at which it stops taking more from the consumer
+    /// (default 50,000) until it is down to half; the consumer's own bounded buffer then fills, and if that lasts,
+    /// fetching pauses. Range 1...10000000.
+    public var maxBufferedRecords: Int = 50_000
+    /// Records held for one partition at which that partition alone is paused (default 20,000), so one stuck or
+    /// retrying partition does not hold the others up; it resumes at half. Keep it above what one fetch brings
+    /// (`max.partition.fetch.bytes` / record size): pausing drops librdkafka's prefetched records of the partition
+    /// and waits for a new fetch round. Range 1...`maxBufferedRecords`.
+    public var maxBufferedRecordsPerPartition: Int = 20_000
     public var retry = RetryPolicy()
     public var deadLetter = DeadLetterConfiguration()
     public var watchdog = WatchdogConfiguration()

@@ -26,8 +26,12 @@ struct RecordRunner: Sendable {
         var attempt = 1
         while true {
             do {
-                let current = attempt
-                try await invoke(record) { try await handle(record, current) }
+                if watchdog.action == .cancelAndRetry {
+                    let current = attempt
+                    try await invokeWithDeadline(record) { try await handle(record, current) }
+                } else {
+                    try await handle(record, attempt)
+                }
                 return .handled
             } catch {
                 guard stillCurrent() else { return .abandoned }
@@ -135,9 +139,8 @@ struct RecordRunner: Sendable {
         }
     }
 
-    /// Calls the handler, under the watchdog's cancel-and-retry deadline when that is configured.
-    private func invoke(_ record: KafkaRecord, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        guard watchdog.action == .cancelAndRetry else { return try await body() }
+    /// Calls the handler under the watchdog's cancel-and-retry deadline.
+    private func invokeWithDeadline(_ record: KafkaRecord, _ body: @escaping @Sendable () async throws -> Void) async throws {
         let deadline = watchdog.deadline
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {

@@ -10,6 +10,7 @@ extension WorkerRun {
         scheduler.withLock { $0.stop() }
         revocations.add(1, ordering: .relaxed)
         runner.wakeup.fire()
+        room.fire()
         consumer.pause(consumer.assignment)
 
         let drained = await waitUntil(within: configuration.shutdownGracePeriod) {

@@ -22,6 +22,9 @@ final class WorkerRun: Sendable {
     let laneStarts: AsyncStream<LaneKey>
     private let laneStartSink: AsyncStream<LaneKey>.Continuation
     let failure = Mutex<(any Error)?>(nil)
+    /// Fired when the worker is down to half its record limit while intake waits for room.
+    let room = WorkerSignal(latching: false)
+    let intakeWaiting = Atomic<Bool>(false)
 
     init(configuration: WorkerConfiguration, consumer: KafkaConsumer, runner: RecordRunner, events: WorkerEventSink,
          metrics: WorkerMetrics, logger: Logger) {
@@ -65,12 +68,30 @@ final class WorkerRun: Sendable {
     func intake() async {
         do {
             for try await batch in consumer.batches where !stopRequested.hasFired {
-                schedule { state in ((), state.receive(batch)) }
-                metrics.buffered.record(scheduler.withLock { $0.buffered })
+                let full = schedule { state in (state.isFull, state.receive(batch)) }
+                if full || scheduler.withLock({ $0.isFull }) { await waitForRoom() }
             }
         } catch {
             crash(error)
         }
+    }
+
+    /// Holds intake (so the consumer's own buffer fills and, if that lasts, fetching pauses) until the
+    /// records held are down to half the limit, or a stop.
+    private func waitForRoom() async {
+        metrics.buffered.record(scheduler.withLock { $0.buffered })
+        while !stopRequested.hasFired {
+            let generation = room.generation
+            intakeWaiting.store(true, ordering: .sequentiallyConsistent)
+            if scheduler.withLock({ $0.hasRoom }) { break }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [room] in await room.wait(since: generation) }
+                group.addTask { [stopRequested] in await stopRequested.wait() }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        intakeWaiting.store(false, ordering: .sequentiallyConsistent)
     }
 
     func crash(_ error: any Error) {
@@ -187,7 +208,8 @@ final class WorkerRun: Sendable {
     private func flush(_ offsets: [Int64], handled: Int, partition: KafkaTopicPartition, epoch: Int) {
         guard !offsets.isEmpty else { return }
         metrics.processed(handled)
-        schedule { state in ((), state.finished(offsets, of: partition, epoch: epoch)) }
+        let hasRoom = schedule { state in (state.hasRoom, state.finished(offsets, of: partition, epoch: epoch)) }
+        if hasRoom && intakeWaiting.load(ordering: .sequentiallyConsistent) { room.fire() }
     }
 
     // MARK: Watchdog and summary

@@ -30,6 +30,7 @@ struct WorkerScheduler: Sendable {
     /// What to do after records arrived or finished.
     struct Actions: Sendable {
         var startLanes: [LaneKey] = []
+        /// Partitions over their own limit (stuck or slow): fetching them stops while the others flow.
         var pause: [KafkaTopicPartition] = []
         var resume: [KafkaTopicPartition] = []
         /// Offsets to store (`rd_kafka_offsets_store`): contiguous watermarks that moved.
@@ -44,6 +45,26 @@ struct WorkerScheduler: Sendable {
         var paused = false
         var chunksRunning = 0
         var lastStored: Int64?
+
+        /// Notes a received offset; `false` for a re-fetched one.
+        mutating func receive(_ offset: Int64) -> Bool {
+            let before = progress.unfinished
+            progress.received(offset)
+            guard progress.unfinished > before else { return false }
+            // Where this assignment starts is already the group's position: store only once it moves.
+            if lastStored == nil { lastStored = offset }
+            return true
+        }
+
+        /// Notes finished offsets; returns how many were newly finished and the offset to store, if it moved.
+        mutating func finish(_ offsets: [Int64], resumeBelow: Int) -> (Int, Int64?) {
+            var done = 0
+            for offset in offsets where progress.finish(offset) { done += 1 }
+            if overLimit && progress.unfinished <= resumeBelow { overLimit = false }
+            guard let next = progress.committableOffset, next != lastStored else { return (done, nil) }
+            lastStored = next
+            return (done, next)
+        }
     }
 
     let limits: Limits
@@ -54,7 +75,6 @@ struct WorkerScheduler: Sendable {
     private var waitingSet: Set<LaneKey> = []
     private var nextEpoch = 1
     private var roundRobin = 0
-    private var globallyPaused = false
     /// `.unordered` lanes whose current record is being retried: new records go to other lanes.
     private var blocked: Set<LaneKey> = []
     /// No new chunks are handed out (shutdown).
@@ -70,14 +90,17 @@ struct WorkerScheduler: Sendable {
 
     /// Starts tracking newly assigned partitions (a fresh epoch: late results of an earlier assignment are ignored).
     mutating func assign(_ assigned: [KafkaTopicPartition]) -> Actions {
-        var actions = Actions()
         for partition in assigned {
-            partitions[partition] = Partition(epoch: nextEpoch, paused: globallyPaused)
+            partitions[partition] = Partition(epoch: nextEpoch)
             nextEpoch += 1
-            if globallyPaused { actions.pause.append(partition) }
         }
-        return actions
+        return Actions()
     }
+
+    /// The worker holds as many records as it may: intake should wait until ``hasRoom``.
+    var isFull: Bool { buffered >= limits.maxBuffered }
+    /// Down to half the limit: intake may go on.
+    var hasRoom: Bool { buffered <= limits.maxBuffered / 2 }
 
     /// Queues a fetched batch on its lanes. Records of partitions not assigned (or being revoked) are dropped:
     /// they were never started, so nothing is committed for them.
@@ -86,20 +109,16 @@ struct WorkerScheduler: Sendable {
         var touched: Set<KafkaTopicPartition> = []
         for record in batch {
             let partition = record.topicPartition
-            guard var state = partitions[partition], !state.revoking else { continue }
-            let before = state.progress.unfinished
-            state.progress.received(record.offset)
-            guard state.progress.unfinished > before else { continue }
-            // Where this assignment starts is already the group's position: store only once it moves.
-            if state.lastStored == nil { state.lastStored = record.offset }
-            partitions[partition] = state
+            // Mutated in place (`partitions[partition]!`): a copy would duplicate its offset arrays.
+            guard let revoking = partitions[partition]?.revoking, !revoking,
+                  partitions[partition]!.receive(record.offset)
+            else { continue }
             buffered += 1
             let lane = LaneKey(partition: partition, slot: slot(for: record))
             queues[lane, default: []].append(record)
             touched.insert(partition)
             start(lane, &actions)
         }
-        if buffered >= limits.maxBuffered && !globallyPaused { globallyPaused = true }
         for partition in touched {
             if partitions[partition]!.progress.unfinished >= limits.maxBufferedPerPartition {
                 partitions[partition]!.overLimit = true
@@ -111,35 +130,31 @@ struct WorkerScheduler: Sendable {
 
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
     mutating func take(for lane: LaneKey) -> Take {
-        guard !stopping, let state = partitions[lane.partition], !state.revoking,
-              var queue = queues[lane], !queue.isEmpty
+        guard !stopping, let epoch = partitions[lane.partition]?.epoch, partitions[lane.partition]?.revoking == false,
+              let available = queues[lane]?.count, available > 0
         else {
             queues[lane] = nil
             running.remove(lane)
             return .idle(next: stopping ? nil : startWaiting())
         }
-        let count = min(limits.chunkSize, queue.count)
-        let records = Array(queue.prefix(count))
-        queue.removeFirst(count)
-        queues[lane] = queue.isEmpty ? nil : queue
+        let count = min(limits.chunkSize, available)
+        // In place (`queues[lane]!`): a copy of the queue would be duplicated by the removal.
+        let records = Array(queues[lane]!.prefix(count))
+        queues[lane]!.removeFirst(count)
+        if count == available { queues[lane] = nil }
         partitions[lane.partition]!.chunksRunning += 1
         inFlight += count
-        return .chunk(Chunk(records: records, epoch: state.epoch))
+        return .chunk(Chunk(records: records, epoch: epoch))
     }
 
     /// A lane finished part of a chunk (`finished` offsets) and may still be running the rest.
     mutating func finished(_ offsets: [Int64], of partition: KafkaTopicPartition, epoch: Int) -> Actions {
         var actions = Actions()
         inFlight -= offsets.count
-        guard var state = partitions[partition], state.epoch == epoch else { return actions }
-        for offset in offsets where state.progress.finish(offset) { buffered -= 1 }
-        if let next = state.progress.committableOffset, next != state.lastStored {
-            state.lastStored = next
-            actions.store.append(KafkaTopicPartitionOffset(partition, offset: next))
-        }
-        if state.overLimit && state.progress.unfinished <= limits.maxBufferedPerPartition / 2 { state.overLimit = false }
-        partitions[partition] = state
-        if globallyPaused && buffered <= limits.maxBuffered / 2 { globallyPaused = false }
+        guard partitions[partition]?.epoch == epoch else { return actions }
+        let (done, store) = partitions[partition]!.finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
+        buffered -= done
+        if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
         updatePauses(&actions)
         return actions
     }
@@ -148,10 +163,7 @@ struct WorkerScheduler: Sendable {
     /// Returns whether the lane should yield its slot to a waiting lane (fairness), and which lane to start.
     mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int) -> LaneKey? {
         inFlight -= unfinished
-        if var state = partitions[lane.partition], state.epoch == epoch {
-            state.chunksRunning -= 1
-            partitions[lane.partition] = state
-        }
+        if partitions[lane.partition]?.epoch == epoch { partitions[lane.partition]!.chunksRunning -= 1 }
         guard !waiting.isEmpty, !stopping, queues[lane] != nil else { return nil }
         // Others are waiting for a slot: go to the back of the line and let the first one run.
         running.remove(lane)
@@ -188,7 +200,6 @@ struct WorkerScheduler: Sendable {
             blocked = blocked.filter { $0.partition != partition }
             waiting.removeAll { $0.partition == partition }
         }
-        if globallyPaused && buffered <= limits.maxBuffered / 2 { globallyPaused = false }
         return offsets.sorted { $0.topicPartition < $1.topicPartition }
     }
 
@@ -267,11 +278,11 @@ struct WorkerScheduler: Sendable {
     }
 
     private mutating func updatePauses(_ actions: inout Actions) {
-        for (partition, state) in partitions where !state.revoking {
-            let shouldPause = globallyPaused || state.overLimit
-            guard shouldPause != state.paused else { continue }
-            partitions[partition]!.paused = shouldPause
-            if shouldPause { actions.pause.append(partition) } else { actions.resume.append(partition) }
+        for partition in partitions.keys {
+            let (revoking, overLimit, paused) = partitions[partition].map { ($0.revoking, $0.overLimit, $0.paused) }!
+            guard !revoking, overLimit != paused else { continue }
+            partitions[partition]!.paused = overLimit
+            if overLimit { actions.pause.append(partition) } else { actions.resume.append(partition) }
         }
     }
 }

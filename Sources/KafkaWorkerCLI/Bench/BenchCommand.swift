@@ -29,6 +29,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The topic to read on --bootstrap-servers.")
     var topic: String?
 
+    @Option(name: .long, help: "The worker's maxBufferedRecordsPerPartition (default: the worker's default).")
+    var bufferedPerPartition: Int?
+
     @Option(name: .long, help: "Repetitions of each contender; the best run counts.")
     var repeats: Int = 1
 
@@ -66,7 +69,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         try await BenchData.checkRetained(topic: benchTopic, servers: servers, atLeast: records)
 
-        let contenders = BenchContenders(servers: servers, topic: benchTopic, logger: logger)
+        let contenders = BenchContenders(servers: servers, topic: benchTopic, bufferedPerPartition: bufferedPerPartition,
+                                         logger: logger)
         var table = BenchTable()
         table.add("bare librdkafka loop", try await best(of: repeats) { try await contenders.bare(count: records) })
         for mode in ["partition", "key", "unordered"] {

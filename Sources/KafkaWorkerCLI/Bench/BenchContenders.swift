@@ -14,6 +14,7 @@ struct BenchResult {
 struct BenchContenders {
     let servers: [String]
     let topic: String
+    let bufferedPerPartition: Int?
     let logger: Logger
 
     func consumerConfiguration(_ name: String) -> KafkaConsumerConfiguration {
@@ -21,6 +22,17 @@ struct BenchContenders {
         configuration.session.timeout = .seconds(6)
         configuration.session.heartbeatInterval = .seconds(1)
         configuration.commit.interval = .seconds(1)
+        if let handoff = ProcessInfo.processInfo.environment["BENCH_HANDOFF"].flatMap(Int.init) {
+            configuration.handoff.highWatermark = handoff
+            configuration.handoff.lowWatermark = handoff / 2
+        }
+        for pair in (ProcessInfo.processInfo.environment["BENCH_PROPS"] ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { configuration.connection.additionalProperties[parts[0]] = parts[1] }
+        }
+        if let wait = ProcessInfo.processInfo.environment["BENCH_FETCH_WAIT"].flatMap(Int.init) {
+            configuration.fetch.maxWait = .milliseconds(wait)
+        }
         return configuration
     }
 
@@ -35,6 +47,13 @@ struct BenchContenders {
         configuration.consumer = consumerConfiguration("worker-\(mode)")
         configuration.ordering = mode
         configuration.deadLetter.enabled = false
+        if let bufferedPerPartition {
+            configuration.maxBufferedRecordsPerPartition = bufferedPerPartition
+            configuration.maxBufferedRecords = max(configuration.maxBufferedRecords, bufferedPerPartition)
+        }
+        if let deadline = ProcessInfo.processInfo.environment["BENCH_WATCHDOG_MS"].flatMap(Int.init) {
+            configuration.watchdog.deadline = .milliseconds(deadline)
+        }
         let meter = Meter(target: count)
         let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(), logger: logger,
                                  handler: { _ in meter.tick() })
@@ -76,6 +95,9 @@ private final class Meter: Sendable {
     func tick() {
         let seen = count.add(1, ordering: .relaxed).newValue
         if seen == 1 { started.withLock { $0 = ContinuousClock.now } }
+        if seen % 10_000 == 0, ProcessInfo.processInfo.environment["BENCH_TRACE"] != nil {
+            print("trace \(seen) at \(ContinuousClock.now - started.withLock { $0! })")
+        }
         if seen == target {
             let elapsed = ContinuousClock.now - started.withLock { $0! }
             let waiter = done.withLock { state in
