@@ -22,8 +22,8 @@ final class LaneBoard: Sendable {
         let reported = Atomic<UInt64>(0)
         let partition = Mutex<KafkaTopicPartition?>(nil)
 
-        @inline(__always) func begin(_ offset: Int64) -> UInt64 {
-            let now = DispatchTime.now().uptimeNanoseconds
+        /// Notes that the record at `offset` starts now (`now`: monotonic nanoseconds).
+        @inline(__always) func begin(_ offset: Int64, now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> UInt64 {
             self.offset.store(offset, ordering: .relaxed)
             started.store(now, ordering: .releasing)
             return now

@@ -153,6 +153,8 @@ final class WorkerRun: Sendable {
         var generation = revocations.load(ordering: .relaxed)
         flush(slot.takePending(next: (partition, epoch)))
         var lastFlush = DispatchTime.now().uptimeNanoseconds
+        // One clock reading per record: a record ends when the next one starts.
+        var now = lastFlush
         for (index, record) in chunk.records.enumerated() {
             let current = revocations.load(ordering: .relaxed)
             if current != generation {
@@ -162,7 +164,7 @@ final class WorkerRun: Sendable {
                     return chunk.records.count - index
                 }
             }
-            let start = slot.begin(record.offset)
+            let start = slot.begin(record.offset, now: now)
             var handedOff = 0
             var retried = false
             let outcome = await runner.run(record, stillCurrent: stillCurrent, onRetry: {
@@ -175,6 +177,7 @@ final class WorkerRun: Sendable {
             slot.end()
             if retried { scheduler.withLock { $0.laneUnblocked(lane) } }
             let end = DispatchTime.now().uptimeNanoseconds
+            now = end
             metrics.processingTime.recordNanoseconds(Int64(end - start))
             guard outcome != .abandoned else {
                 flush(slot.takePending())

@@ -106,26 +106,47 @@ struct WorkerScheduler: Sendable {
     /// they were never started, so nothing is committed for them.
     mutating func receive(_ batch: [KafkaRecord]) -> Actions {
         var actions = Actions()
-        var touched: Set<KafkaTopicPartition> = []
-        for record in batch {
-            let partition = record.topicPartition
-            // Mutated in place (`partitions[partition]!`): a copy would duplicate its offset arrays.
-            guard let revoking = partitions[partition]?.revoking, !revoking,
-                  partitions[partition]!.receive(record.offset)
-            else { continue }
-            buffered += 1
-            let lane = LaneKey(partition: partition, slot: slot(for: record))
-            queues[lane, default: []].append(record)
-            touched.insert(partition)
-            start(lane, &actions)
-        }
-        for partition in touched {
-            if partitions[partition]!.progress.unfinished >= limits.maxBufferedPerPartition {
-                partitions[partition]!.overLimit = true
+        var index = 0
+        // A batch holds runs of records of one partition: look each partition up once per run.
+        while index < batch.count {
+            let partition = batch[index].topicPartition
+            var end = index + 1
+            while end < batch.count && batch[end].partition == partition.partition && batch[end].topic == partition.topic {
+                end += 1
             }
+            receive(batch[index..<end], of: partition, &actions)
+            index = end
         }
         updatePauses(&actions)
         return actions
+    }
+
+    private mutating func receive(_ run: ArraySlice<KafkaRecord>, of partition: KafkaTopicPartition, _ actions: inout Actions) {
+        guard partitions[partition]?.revoking == false else { return }
+        // Mutated in place (`partitions[partition]!`, `queues[lane, default:]`): a copy would duplicate arrays.
+        var accepted = 0
+        if limits.ordering == .partition {
+            let lane = LaneKey(partition: partition, slot: 0)
+            for record in run where partitions[partition]!.receive(record.offset) {
+                queues[lane, default: []].append(record)
+                accepted += 1
+            }
+            if accepted > 0 { start(lane, &actions) }
+        } else {
+            var lanes: Set<Int> = []
+            for record in run where partitions[partition]!.receive(record.offset) {
+                let slot = slot(for: record)
+                queues[LaneKey(partition: partition, slot: slot), default: []].append(record)
+                lanes.insert(slot)
+                accepted += 1
+            }
+            for slot in lanes.sorted() { start(LaneKey(partition: partition, slot: slot), &actions) }
+        }
+        guard accepted > 0 else { return }
+        buffered += accepted
+        if partitions[partition]!.progress.unfinished >= limits.maxBufferedPerPartition {
+            partitions[partition]!.overLimit = true
+        }
     }
 
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
