@@ -14,6 +14,7 @@ struct DemoProgress {
     mutating func waitForAll(while running: Task<Void, any Error>) async -> Bool {
         var started: ContinuousClock.Instant?
         var last = 0
+        var lastPrint = clock.now
         while true {
             let statistics = worker.statistics
             let finished = statistics.processed + statistics.deadLettered
@@ -23,12 +24,14 @@ struct DemoProgress {
                 throughput = seconds > 0 ? Int(Double(finished) / seconds) : finished
                 return true
             }
-            if finished != last {
+            if finished != last && clock.now - lastPrint >= .seconds(1) {
                 printLine("progress: \(finished)/\(total) finished, \(statistics.deadLettered) dead-lettered, "
                           + "\(book.duplicates) duplicates skipped")
                 last = finished
+                lastPrint = clock.now
             }
-            try? await Task.sleep(for: .milliseconds(finished == 0 ? 100 : 1000))
+            // Checked often so the throughput figure is not rounded to whole seconds; printed once a second.
+            try? await Task.sleep(for: .milliseconds(10))
             if running.isCancelled { return false }
             if worker.isStopped { return false }
         }

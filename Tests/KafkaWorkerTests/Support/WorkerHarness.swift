@@ -19,6 +19,8 @@ final class RunningWorker: Sendable {
     }
 
     var events: [WorkerEvent] { box.all }
+    /// Events with the time the test saw them.
+    var timedEvents: [(Date, WorkerEvent)] { box.timed }
     func events(_ kind: WorkerEvent.Kind) -> [WorkerEvent] { box.all.filter { $0.kind == kind } }
 
     /// Stops the worker and waits for `run()` to return.
@@ -30,9 +32,10 @@ final class RunningWorker: Sendable {
 }
 
 final class EventBox: Sendable {
-    private let events = Mutex<[WorkerEvent]>([])
-    func append(_ event: WorkerEvent) { events.withLock { $0.append(event) } }
-    var all: [WorkerEvent] { events.withLock { $0 } }
+    private let events = Mutex<[(Date, WorkerEvent)]>([])
+    func append(_ event: WorkerEvent) { events.withLock { $0.append((Date(), event)) } }
+    var all: [WorkerEvent] { events.withLock { $0.map(\.1) } }
+    var timed: [(Date, WorkerEvent)] { events.withLock { $0 } }
 }
 
 /// Calls per record id, and anything else a handler wants to note, safe from any task.
