@@ -91,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaWorkerCLITests",
-            dependencies: ["KafkaWorkerCLI"],
+            dependencies: ["KafkaWorkerCLI", "KafkaWorkerTesting"],
             swiftSettings: strict
         ),
     ]

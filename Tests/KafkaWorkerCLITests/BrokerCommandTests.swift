@@ -1,4 +1,5 @@
 import Foundation
+import KafkaWorkerTesting
 import Testing
 
 /// The `kafka-worker` executable built beside this test bundle.
@@ -12,21 +13,11 @@ let kafkaWorkerBinary: URL = {
     return directory.appendingPathComponent("kafka-worker")
 }()
 
-/// Runs kcat with `arguments` and `input`; returns standard output.
-func kcat(_ arguments: [String], input: String = "") throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["kcat"] + arguments
-    let stdin = Pipe(), stdout = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "kcat \(arguments) exited with \(process.terminationStatus)")
-    return String(decoding: output, as: UTF8.self)
+/// Runs kcat; fails the test on a non-zero exit.
+func kcat(_ arguments: [String], input: String = "") async throws -> String {
+    let output = try await ExternalTool("kcat").run(arguments, input: input)
+    #expect(output.status == 0, "kcat \(arguments) exited with \(output.status)")
+    return output.standardOutput
 }
 
 @Suite("kafka-worker broker", .timeLimit(.minutes(1)))
@@ -57,10 +48,10 @@ struct BrokerCommandTests {
         let servers = String(firstLine.dropFirst("bootstrap.servers=".count))
         #expect(servers.split(separator: ",").count == 2)
 
-        _ = try kcat(["-P", "-b", servers, "-t", "orders", "-K:", "-p", "2"], input: "o1:first\no2:second\n")
-        let read = try kcat(["-C", "-b", servers, "-t", "orders", "-p", "2", "-o", "beginning", "-e", "-q", "-f", "%k=%s\\n"])
+        _ = try await kcat(["-P", "-b", servers, "-t", "orders", "-K:", "-p", "2"], input: "o1:first\no2:second\n")
+        let read = try await kcat(["-C", "-b", servers, "-t", "orders", "-p", "2", "-o", "beginning", "-e", "-q", "-f", "%k=%s\\n"])
         #expect(read == "o1=first\no2=second\n")
-        let metadata = try kcat(["-L", "-b", servers, "-t", "orders"])
+        let metadata = try await kcat(["-L", "-b", servers, "-t", "orders"])
         #expect(metadata.contains("3 partitions"))
 
         kill(process.processIdentifier, signal)

@@ -1,0 +1,46 @@
+import Foundation
+
+/// An external program a test talks to Kafka with (kcat, for instance).
+public struct ExternalTool: Sendable {
+    /// What a run printed and how it ended.
+    public struct Output: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+    }
+
+    /// The tool could not be found or did not finish in time.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let path: String
+
+    /// Finds `name` on `PATH`.
+    public init(_ name: String) throws {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        guard let path = paths.map({ "\($0)/\(name)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else { throw Failure(description: "\(name) is not installed (./scripts/test installs it)") }
+        self.path = path
+    }
+
+    /// Runs the tool with `arguments`, writes `input` to its standard input, and waits (at most `limit`).
+    public func run(_ arguments: [String], input: String = "", within limit: Duration = .seconds(30)) async throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        // Read on a thread of its own: a blocking read must not hold one of Swift's cooperative threads.
+        let data: Data = try await withDeadline(limit, "\(path) \(arguments.joined(separator: " "))") {
+            await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: stdout.fileHandleForReading.readDataToEndOfFile()) }.start()
+            }
+        }
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, standardOutput: String(decoding: data, as: UTF8.self))
+    }
+}
