@@ -57,26 +57,35 @@ final class LaneBoard: Sendable {
         }
     }
 
-    private let slots: [Slot]
-    private let free: Mutex<[Int]>
-
-    init(capacity: Int) {
-        slots = (0..<capacity).map { _ in Slot() }
-        free = Mutex(Array((0..<capacity).reversed()))
+    private struct Slots {
+        var all: [Slot] = []
+        var free: [Slot] = []
     }
 
-    /// A slot for a lane task (there are at most `maxConcurrency` of them); `nil` if all are taken.
-    func acquire() -> Slot? {
-        free.withLock { $0.popLast() }.map { slots[$0] }
+    private let slots: Mutex<Slots>
+
+    init(capacity: Int) {
+        let made = (0..<capacity).map { _ in Slot() }
+        slots = Mutex(Slots(all: made, free: made))
+    }
+
+    /// A slot for a lane task. About `maxConcurrency` exist; one more is made when a new lane task starts
+    /// before a finishing one has given its slot back.
+    func acquire() -> Slot {
+        slots.withLock { slots in
+            if let slot = slots.free.popLast() { return slot }
+            let slot = Slot()
+            slots.all.append(slot)
+            return slot
+        }
     }
 
     func release(_ slot: Slot) {
         slot.end()
-        guard let index = slots.firstIndex(where: { $0 === slot }) else { return }
-        free.withLock { $0.append(index) }
+        slots.withLock { $0.free.append(slot) }
     }
 
-    var all: [Slot] { slots }
+    var all: [Slot] { slots.withLock { $0.all } }
 
     /// Records running longer than `deadline` that were not reported yet; marks them reported.
     func overdue(deadline: Duration) -> [KafkaTopicPartitionOffset] {
@@ -84,7 +93,7 @@ final class LaneBoard: Sendable {
         let limit = UInt64(max(0, deadline.components.seconds)) * 1_000_000_000
             + UInt64(max(0, deadline.components.attoseconds / 1_000_000_000))
         var result: [KafkaTopicPartitionOffset] = []
-        for slot in slots {
+        for slot in all {
             let started = slot.started.load(ordering: .acquiring)
             guard started != 0, now > started, now - started > limit,
                   slot.reported.load(ordering: .relaxed) != started,

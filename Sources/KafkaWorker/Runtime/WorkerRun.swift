@@ -109,10 +109,7 @@ final class WorkerRun: Sendable {
 
     /// Runs lanes until none has work: this lane, then any lane it hands its slot to.
     func runLane(_ first: LaneKey) async {
-        guard let slot = lanes.acquire() else {
-            logger.critical("no slot for a lane; concurrency bookkeeping is off")
-            return
-        }
+        let slot = lanes.acquire()
         defer { lanes.release(slot) }
         var next: LaneKey? = first
         while let lane = next {
@@ -143,8 +140,8 @@ final class WorkerRun: Sendable {
         }
         metrics.inFlight.record(chunk.records.count)
         if case .perBatch = runner.handler {
-            let start = slot.begin(chunk.records[0].offset)
-            let (finished, deadLettered) = await runner.runBatch(chunk.records, stillCurrent: stillCurrent)
+            let start = slot.begin(chunk.records.first!.offset)
+            let (finished, deadLettered) = await runner.runBatch(Array(chunk.records), stillCurrent: stillCurrent)
             slot.end()
             metrics.processingTime.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
             flush(finished, handled: finished.count - deadLettered, partition: partition, epoch: epoch)
@@ -171,7 +168,7 @@ final class WorkerRun: Sendable {
                 // `.unordered`: the rest of the chunk goes to other lanes instead of waiting for the retry.
                 retried = true
                 handedOff = schedule { state in
-                    state.laneBlocked(lane, remaining: Array(chunk.records[(index + 1)...]))
+                    state.laneBlocked(lane, remaining: Array(chunk.records.dropFirst(index + 1)))
                 }
             })
             slot.end()

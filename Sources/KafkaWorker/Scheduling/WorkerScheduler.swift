@@ -15,10 +15,38 @@ struct WorkerScheduler: Sendable {
         var maxBufferedPerPartition: Int
     }
 
-    /// Records a lane runs next; all from one partition, in order.
+    /// Records a lane runs next; all from one partition, in order. A slice of a fetched batch: handing it
+    /// over copies no record.
     struct Chunk: Sendable {
-        var records: [KafkaRecord]
+        var records: ArraySlice<KafkaRecord>
         var epoch: Int
+    }
+
+    /// A lane's queued records: slices of fetched batches as they came, so queueing copies no record.
+    struct LaneQueue: Sendable {
+        private var slices = Deque<ArraySlice<KafkaRecord>>()
+        private(set) var count = 0
+
+        mutating func append(_ slice: ArraySlice<KafkaRecord>) {
+            guard !slice.isEmpty else { return }
+            slices.append(slice)
+            count += slice.count
+        }
+
+        /// The next records, at most `limit`, from one slice.
+        mutating func take(upTo limit: Int) -> ArraySlice<KafkaRecord>? {
+            guard let first = slices.popFirst() else { return nil }
+            if first.count > limit {
+                slices.prepend(first.dropFirst(limit))
+                count -= limit
+                return first.prefix(limit)
+            }
+            count -= first.count
+            return first
+        }
+
+        /// Every record queued, in order.
+        var records: [KafkaRecord] { slices.flatMap { $0 } }
     }
 
     enum Take: Sendable {
@@ -69,7 +97,7 @@ struct WorkerScheduler: Sendable {
 
     let limits: Limits
     private var partitions: [KafkaTopicPartition: Partition] = [:]
-    private var queues: [LaneKey: Deque<KafkaRecord>] = [:]
+    private var queues: [LaneKey: LaneQueue] = [:]
     private var running: Set<LaneKey> = []
     private var waiting = Deque<LaneKey>()
     private var waitingSet: Set<LaneKey> = []
@@ -126,21 +154,29 @@ struct WorkerScheduler: Sendable {
         // Mutated in place (`partitions[partition]!`, `queues[lane, default:]`): a copy would duplicate arrays.
         var accepted = 0
         if limits.ordering == .partition {
+            // Queue the run itself, split only around re-fetched records (offsets already received).
             let lane = LaneKey(partition: partition, slot: 0)
-            for record in run where partitions[partition]!.receive(record.offset) {
-                queues[lane, default: []].append(record)
-                accepted += 1
+            var rangeStart = run.startIndex
+            var refetched = 0
+            for index in run.indices where !partitions[partition]!.receive(run[index].offset) {
+                queues[lane, default: LaneQueue()].append(run[rangeStart..<index])
+                rangeStart = index + 1
+                refetched += 1
             }
+            queues[lane, default: LaneQueue()].append(run[rangeStart...])
+            accepted = run.count - refetched
             if accepted > 0 { start(lane, &actions) }
         } else {
-            var lanes: Set<Int> = []
+            var bySlot: [Int: [KafkaRecord]] = [:]
             for record in run where partitions[partition]!.receive(record.offset) {
-                let slot = slot(for: record)
-                queues[LaneKey(partition: partition, slot: slot), default: []].append(record)
-                lanes.insert(slot)
+                bySlot[slot(for: record), default: []].append(record)
                 accepted += 1
             }
-            for slot in lanes.sorted() { start(LaneKey(partition: partition, slot: slot), &actions) }
+            for (slot, records) in bySlot.sorted(by: { $0.key < $1.key }) {
+                let lane = LaneKey(partition: partition, slot: slot)
+                queues[lane, default: LaneQueue()].append(records[...])
+                start(lane, &actions)
+            }
         }
         guard accepted > 0 else { return }
         buffered += accepted
@@ -152,19 +188,15 @@ struct WorkerScheduler: Sendable {
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
     mutating func take(for lane: LaneKey) -> Take {
         guard !stopping, let epoch = partitions[lane.partition]?.epoch, partitions[lane.partition]?.revoking == false,
-              let available = queues[lane]?.count, available > 0
+              let records = queues[lane]?.take(upTo: limits.chunkSize)
         else {
             queues[lane] = nil
             running.remove(lane)
             return .idle(next: stopping ? nil : startWaiting())
         }
-        let count = min(limits.chunkSize, available)
-        // In place (`queues[lane]!`): a copy of the queue would be duplicated by the removal.
-        let records = Array(queues[lane]!.prefix(count))
-        queues[lane]!.removeFirst(count)
-        if count == available { queues[lane] = nil }
+        if queues[lane]?.count == 0 { queues[lane] = nil }
         partitions[lane.partition]!.chunksRunning += 1
-        inFlight += count
+        inFlight += records.count
         return .chunk(Chunk(records: records, epoch: epoch))
     }
 
@@ -266,10 +298,10 @@ struct WorkerScheduler: Sendable {
         blocked.insert(lane)
         inFlight -= remaining.count
         var actions = Actions()
-        let queued = queues.removeValue(forKey: lane).map(Array.init) ?? []
+        let queued = queues.removeValue(forKey: lane)?.records ?? []
         for record in remaining + queued {
             let target = LaneKey(partition: lane.partition, slot: nextUnorderedSlot(of: lane.partition))
-            queues[target, default: []].append(record)
+            queues[target, default: LaneQueue()].append([record][...])
             start(target, &actions)
         }
         return (remaining.count, actions)

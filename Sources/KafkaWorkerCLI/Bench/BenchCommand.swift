@@ -73,6 +73,7 @@ struct BenchCommand: AsyncParsableCommand {
                                          logger: logger)
         var table = BenchTable()
         table.add("bare librdkafka loop", try await best(of: repeats) { try await contenders.bare(count: records) })
+        table.add("KafkaConsumer batches", try await best(of: repeats) { try await contenders.consumerBatches(count: records) })
         for mode in ["partition", "key", "unordered"] {
             table.add("worker(\(mode))", try await best(of: repeats) {
                 try await contenders.worker(mode: OrderingMode(name: mode)!, count: records)

@@ -64,6 +64,24 @@ struct BenchContenders {
         return BenchResult(records: count, elapsed: elapsed)
     }
 
+    /// `KafkaConsumer` alone: the poll thread, record conversion and the batch hand-off, no worker.
+    func consumerBatches(count: Int) async throws -> BenchResult {
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration("consumer"), logger: logger)
+        try consumer.subscribe(topics: [topic])
+        let clock = ContinuousClock()
+        var first: ContinuousClock.Instant?
+        var seen = 0
+        for try await batch in consumer.batches {
+            if first == nil { first = clock.now }
+            seen += batch.count
+            consumer.storeOffsets(batch.nextOffsets)
+            if seen >= count { break }
+        }
+        let elapsed = first.map { clock.now - $0 } ?? .zero
+        await consumer.close()
+        return BenchResult(records: seen, elapsed: elapsed)
+    }
+
     /// The source chapter's pattern: handle a record, then commit its offset synchronously, one by one.
     func commitPerRecord(count: Int) async throws -> BenchResult {
         let consumer = try KafkaConsumer(configuration: consumerConfiguration("seed"), logger: logger)
