@@ -10,7 +10,7 @@ struct RecordHandoffTests {
 
     @Test("batches come out in order; the buffer reports high and low watermarks")
     func orderAndWatermarks() async throws {
-        let handoff = RecordHandoff(highWatermark: 10, lowWatermark: 4)
+        let handoff = RecordHandoff<[KafkaRecord]>(highWatermark: 10, lowWatermark: 4)
         handoff.push(Self.batch(0, 0..<5))
         #expect(!handoff.isAboveHigh)
         handoff.push(Self.batch(0, 5..<10))
@@ -29,7 +29,7 @@ struct RecordHandoffTests {
 
     @Test("purge drops only the revoked partitions' records")
     func purge() async throws {
-        let handoff = RecordHandoff(highWatermark: 100, lowWatermark: 10)
+        let handoff = RecordHandoff<[KafkaRecord]>(highWatermark: 100, lowWatermark: 10)
         handoff.push(Self.batch(0, 0..<3) + Self.batch(1, 0..<3))
         handoff.push(Self.batch(1, 3..<6))
         handoff.purge([KafkaTopicPartition(topic: "t", partition: 1)])
@@ -42,7 +42,7 @@ struct RecordHandoffTests {
 
     @Test("a waiting reader gets the next push; finish with an error ends the sequence with it")
     func waitingReaderAndFailure() async throws {
-        let handoff = RecordHandoff(highWatermark: 100, lowWatermark: 10)
+        let handoff = RecordHandoff<[KafkaRecord]>(highWatermark: 100, lowWatermark: 10)
         let reader = Task { try await handoff.next {} }
         try await Task.sleep(for: .milliseconds(50))
         handoff.push(Self.batch(2, 7..<8))
@@ -59,7 +59,7 @@ struct RecordHandoffTests {
 
     @Test("cancelling a waiting reader ends its wait with CancellationError")
     func cancellation() async throws {
-        let handoff = RecordHandoff(highWatermark: 100, lowWatermark: 10)
+        let handoff = RecordHandoff<[KafkaRecord]>(highWatermark: 100, lowWatermark: 10)
         let reader = Task { try await handoff.next {} }
         try await Task.sleep(for: .milliseconds(50))
         reader.cancel()

@@ -20,8 +20,8 @@ extension ConsumerCore {
 
         let rk = client.pointer
         let maxBatch = configuration.handoff.maxBatchSize
-        var reader = RDKafkaMessageReader()
-        var batch: [KafkaRecord] = []
+        // Messages are handed over as they are; the reader converts them (see `RDKafkaMessageBatch`).
+        var batch: [UnsafeMutablePointer<rd_kafka_message_t>] = []
         batch.reserveCapacity(maxBatch)
         var fatal: KafkaError?
 
@@ -35,15 +35,15 @@ extension ConsumerCore {
             var message = rd_kafka_consumer_poll(rk, 100)
             while let current = message {
                 if current.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    batch.append(reader.record(from: current))
+                    batch.append(current)
                 } else {
                     fatal = consumeError(current)
+                    rd_kafka_message_destroy(current)
                 }
-                rd_kafka_message_destroy(current)
                 message = (batch.count < maxBatch && fatal == nil) ? rd_kafka_consumer_poll(rk, 0) : nil
             }
             if !batch.isEmpty {
-                handoff.push(batch)
+                handoff.push(RDKafkaMessageBatch(batch))
                 batch = []
                 batch.reserveCapacity(maxBatch)
             }

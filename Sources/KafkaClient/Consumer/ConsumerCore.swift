@@ -29,7 +29,7 @@ final class ConsumerCore: Sendable {
     let state = Mutex(State())
     let events: AsyncStream<KafkaConsumerEvent>
     private let eventSink: AsyncStream<KafkaConsumerEvent>.Continuation
-    let handoff: RecordHandoff
+    let handoff: RecordHandoff<RDKafkaMessageBatch>
 
     init(configuration: KafkaConsumerConfiguration, hooks: KafkaRebalanceHooks, logger: Logger) {
         self.configuration = configuration

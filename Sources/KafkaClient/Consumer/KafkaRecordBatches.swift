@@ -8,7 +8,7 @@ public struct KafkaRecordBatches: AsyncSequence, Sendable {
         let consumer: KafkaConsumer
 
         public mutating func next() async throws -> [KafkaRecord]? {
-            try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure)
+            try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure)?.records()
         }
     }
 

@@ -1,32 +1,45 @@
 import Dispatch
 import Synchronization
 
-/// The bounded hand-off of record batches from the poll thread to the application.
+/// What the hand-off carries: a batch of records, or of messages still to be converted.
+protocol HandoffBatch: Sendable {
+    var count: Int { get }
+    /// The batch without the records of `partitions` (revoked: their new owner reads them again).
+    func removing(_ partitions: Set<KafkaTopicPartition>) -> Self
+}
+
+extension Array: HandoffBatch where Element == KafkaRecord {
+    func removing(_ partitions: Set<KafkaTopicPartition>) -> [KafkaRecord] {
+        filter { !partitions.contains($0.topicPartition) }
+    }
+}
+
+/// The bounded hand-off of batches from the poll thread to the application.
 ///
 /// The poll thread pushes without blocking (it must keep serving the group) and checks `isAboveHigh`
 /// to pause fetching; the reader is told (`onLow`) when the buffer falls to the low watermark so fetching resumes.
-final class RecordHandoff: Sendable {
+final class RecordHandoff<Batch: HandoffBatch>: Sendable {
     private struct State {
-        var batches: [[KafkaRecord]] = []
+        var batches: [Batch?] = []
         var head = 0
         var count = 0
-        var waiter: CheckedContinuation<[KafkaRecord]?, any Error>?
+        var waiter: CheckedContinuation<Batch?, any Error>?
         var finished = false
         var failure: KafkaError?
         /// The poll thread waits in ``waitForRoom(timeout:)``.
         var pollerWaiting = false
 
         /// The oldest non-empty batch (purges can leave empty ones behind).
-        mutating func popBatch() -> [KafkaRecord]? {
+        mutating func popBatch() -> Batch? {
             while head < batches.count {
                 let batch = batches[head]
-                batches[head] = []
+                batches[head] = nil
                 head += 1
                 if head > 64 && head * 2 > batches.count {
                     batches.removeFirst(head)
                     head = 0
                 }
-                if !batch.isEmpty {
+                if let batch, batch.count > 0 {
                     count -= batch.count
                     return batch
                 }
@@ -50,8 +63,8 @@ final class RecordHandoff: Sendable {
     var isAboveHigh: Bool { count >= highWatermark }
 
     /// Hands a batch to the reader (poll thread). Never blocks.
-    func push(_ batch: [KafkaRecord]) {
-        let waiter: CheckedContinuation<[KafkaRecord]?, any Error>? = state.withLock { state in
+    func push(_ batch: Batch) {
+        let waiter: CheckedContinuation<Batch?, any Error>? = state.withLock { state in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -95,16 +108,17 @@ final class RecordHandoff: Sendable {
     func purge(_ partitions: Set<KafkaTopicPartition>) {
         state.withLock { state in
             for index in state.head..<state.batches.count {
-                let before = state.batches[index].count
-                state.batches[index].removeAll { partitions.contains($0.topicPartition) }
-                state.count -= before - state.batches[index].count
+                guard let batch = state.batches[index] else { continue }
+                let kept = batch.removing(partitions)
+                state.count -= batch.count - kept.count
+                state.batches[index] = kept
             }
         }
     }
 
     /// Ends the sequence: the reader gets what is buffered, then `nil` (or `error`).
     func finish(error: KafkaError? = nil) {
-        let waiter: CheckedContinuation<[KafkaRecord]?, any Error>? = state.withLock { state in
+        let waiter: CheckedContinuation<Batch?, any Error>? = state.withLock { state in
             guard !state.finished else { return nil }
             state.finished = true
             if state.pollerWaiting {
@@ -120,8 +134,9 @@ final class RecordHandoff: Sendable {
 
     /// The next batch, waiting for one; `nil` once finished and drained.
     /// `onLow` runs (outside the lock) when the buffer is at or below the low watermark.
-    func next(onLow: () -> Void) async throws -> [KafkaRecord]? {
-        enum Immediate { case batch([KafkaRecord], low: Bool), end(KafkaError?), wait }
+    private enum Immediate { case batch(Batch, low: Bool), end(KafkaError?), wait }
+
+    func next(onLow: () -> Void) async throws -> Batch? {
         let immediate: Immediate = state.withLock { state in
             if let batch = state.popBatch() {
                 if signalRoomIfWaited(&state) { room.signal() }

@@ -167,12 +167,12 @@ struct WorkerScheduler: Sendable {
             accepted = run.count - refetched
             if accepted > 0 { start(lane, &actions) }
         } else {
-            var bySlot: [Int: [KafkaRecord]] = [:]
+            var bySlot = [[KafkaRecord]](repeating: [], count: limits.maxConcurrency)
             for record in run where partitions[partition]!.receive(record.offset) {
-                bySlot[slot(for: record), default: []].append(record)
+                bySlot[slot(for: record)].append(record)
                 accepted += 1
             }
-            for (slot, records) in bySlot.sorted(by: { $0.key < $1.key }) {
+            for (slot, records) in bySlot.enumerated() where !records.isEmpty {
                 let lane = LaneKey(partition: partition, slot: slot)
                 queues[lane, default: LaneQueue()].append(records[...])
                 start(lane, &actions)
