@@ -67,4 +67,15 @@ struct RecordHandoffTests {
         handoff.push(Self.batch(0, 0..<1))
         #expect(try await handoff.next {}?.count == 1, "a later reader still gets the records")
     }
+
+    @Test("purgeAll drops everything buffered; the sequence then ends")
+    func purgeAll() async throws {
+        let handoff = RecordHandoff<[KafkaRecord]>(highWatermark: 100, lowWatermark: 10)
+        handoff.push(Self.batch(0, 0..<5))
+        handoff.push(Self.batch(1, 0..<5))
+        handoff.purgeAll()
+        #expect(handoff.count == 0)
+        handoff.finish()
+        #expect(try await handoff.next {} == nil)
+    }
 }

@@ -71,6 +71,8 @@ extension ConsumerCore {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             handleError(KafkaError(rdCode: err, operation: "close"))
         }
+        // Records of a closed consumer are no one's: drop them now, while the client still lives.
+        handoff.purgeAll()
         handoff.finish(error: failure)
         let waiters = state.withLock { state in
             state.lifecycle = .closed

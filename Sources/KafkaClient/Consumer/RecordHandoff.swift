@@ -116,6 +116,19 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
         }
     }
 
+    /// Drops everything buffered (at close: no buffered message may outlive the client that polled it).
+    func purgeAll() {
+        let dropped = state.withLock { state -> [Batch?] in
+            defer {
+                state.batches.removeAll()
+                state.head = 0
+                state.count = 0
+            }
+            return state.batches
+        }
+        _ = dropped  // released here, outside the lock
+    }
+
     /// Ends the sequence: the reader gets what is buffered, then `nil` (or `error`).
     func finish(error: KafkaError? = nil) {
         let waiter: CheckedContinuation<Batch?, any Error>? = state.withLock { state in
