@@ -22,17 +22,6 @@ struct BenchContenders {
         configuration.session.timeout = .seconds(6)
         configuration.session.heartbeatInterval = .seconds(1)
         configuration.commit.interval = .seconds(1)
-        if let handoff = ProcessInfo.processInfo.environment["BENCH_HANDOFF"].flatMap(Int.init) {
-            configuration.handoff.highWatermark = handoff
-            configuration.handoff.lowWatermark = handoff / 2
-        }
-        for pair in (ProcessInfo.processInfo.environment["BENCH_PROPS"] ?? "").split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { configuration.connection.additionalProperties[parts[0]] = parts[1] }
-        }
-        if let wait = ProcessInfo.processInfo.environment["BENCH_FETCH_WAIT"].flatMap(Int.init) {
-            configuration.fetch.maxWait = .milliseconds(wait)
-        }
         return configuration
     }
 
@@ -51,9 +40,6 @@ struct BenchContenders {
             configuration.maxBufferedRecordsPerPartition = bufferedPerPartition
             configuration.maxBufferedRecords = max(configuration.maxBufferedRecords, bufferedPerPartition)
         }
-        if let deadline = ProcessInfo.processInfo.environment["BENCH_WATCHDOG_MS"].flatMap(Int.init) {
-            configuration.watchdog.deadline = .milliseconds(deadline)
-        }
         let meter = Meter(target: count)
         let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(), logger: logger,
                                  handler: { _ in meter.tick() })
@@ -66,34 +52,32 @@ struct BenchContenders {
 
     /// `KafkaConsumer` alone: the poll thread, record conversion and the batch hand-off, no worker.
     func consumerBatches(count: Int) async throws -> BenchResult {
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration("consumer"), logger: logger)
+        try await consume("consumer", count: count) { consumer, batch in
+            consumer.storeOffsets(batch.nextOffsets)
+        }
+    }
+
+    /// The source chapter's pattern: handle a record, then commit its offset synchronously, one by one.
+    func commitPerRecord(count: Int) async throws -> BenchResult {
+        try await consume("seed", count: count) { consumer, batch in
+            for record in batch { try await consumer.commit([record.nextOffset]) }
+        }
+    }
+
+    /// Reads `count` records with a plain consumer, calling `perBatch` on each batch; times first to last.
+    private func consume(_ name: String, count: Int,
+                         perBatch: (KafkaConsumer, ArraySlice<KafkaRecord>) async throws -> Void) async throws -> BenchResult {
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration(name), logger: logger)
         try consumer.subscribe(topics: [topic])
         let clock = ContinuousClock()
         var first: ContinuousClock.Instant?
         var seen = 0
         for try await batch in consumer.batches {
             if first == nil { first = clock.now }
-            seen += batch.count
-            consumer.storeOffsets(batch.nextOffsets)
+            let wanted = batch.prefix(count - seen)
+            try await perBatch(consumer, wanted)
+            seen += wanted.count
             if seen >= count { break }
-        }
-        let elapsed = first.map { clock.now - $0 } ?? .zero
-        await consumer.close()
-        return BenchResult(records: seen, elapsed: elapsed)
-    }
-
-    /// The source chapter's pattern: handle a record, then commit its offset synchronously, one by one.
-    func commitPerRecord(count: Int) async throws -> BenchResult {
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration("seed"), logger: logger)
-        try consumer.subscribe(topics: [topic])
-        let clock = ContinuousClock()
-        var first: ContinuousClock.Instant?
-        var seen = 0
-        for try await record in consumer.records {
-            if first == nil { first = clock.now }
-            try await consumer.commit([record.nextOffset])
-            seen += 1
-            if seen == count { break }
         }
         let elapsed = first.map { clock.now - $0 } ?? .zero
         await consumer.close()
@@ -113,9 +97,6 @@ private final class Meter: Sendable {
     func tick() {
         let seen = count.add(1, ordering: .relaxed).newValue
         if seen == 1 { started.withLock { $0 = ContinuousClock.now } }
-        if seen % 10_000 == 0, ProcessInfo.processInfo.environment["BENCH_TRACE"] != nil {
-            print("trace \(seen) at \(ContinuousClock.now - started.withLock { $0! })")
-        }
         if seen == target {
             let elapsed = ContinuousClock.now - started.withLock { $0! }
             let waiter = done.withLock { state in
