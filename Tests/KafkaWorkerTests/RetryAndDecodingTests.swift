@@ -28,6 +28,10 @@ struct RetryAndDecodingTests {
         let error = #expect(throws: KafkaConfigurationError.self) { try configuration.validate() }
         #expect(error?.key == "maxBufferedRecordsPerPartition")
         configuration.maxBufferedRecordsPerPartition = 10
+        configuration.deadLetter.topicName = { $0 }
+        let looping = #expect(throws: KafkaConfigurationError.self) { try configuration.validate() }
+        #expect(looping?.key == "deadLetter.topicName")
+        configuration.deadLetter.topicName = { "\($0).dlq" }
         configuration.topics = []
         #expect((try? configuration.validate()) == nil)
     }

@@ -55,6 +55,11 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
         try Self.check("maxBufferedRecordsPerPartition", maxBufferedRecordsPerPartition, 1...maxBufferedRecords)
         try retry.validate()
         try deadLetter.validate()
+        if deadLetter.enabled, let looping = topics.first(where: { deadLetter.topicName($0) == $0 }) {
+            throw KafkaConfigurationError(
+                key: "deadLetter.topicName",
+                message: "the dead-letter topic of \"\(looping)\" is the topic itself; dead letters would be consumed again")
+        }
         try watchdog.validate()
         try Self.check("revokeDrainTimeout", revokeDrainTimeout, .milliseconds(1) ... .seconds(3600))
         try Self.check("shutdownGracePeriod", shutdownGracePeriod, .zero ... .seconds(3600))

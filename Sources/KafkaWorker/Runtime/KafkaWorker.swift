@@ -107,6 +107,15 @@ public final class KafkaWorker: Service, Sendable {
     /// it cannot go on (throws: bad configuration, cluster unreachable at start, fatal client error).
     public func run() async throws {
         try configuration.validate()
+        let alreadyRan = state.withLock { state -> Bool in
+            switch state {
+            case .running, .finished: return true
+            case .idle, .stopRequested: return false
+            }
+        }
+        if alreadyRan {
+            throw KafkaConfigurationError(key: "run", message: "a KafkaWorker runs once; create a new one to run again")
+        }
         let relay = RebalanceRelay()
         let consumer = try KafkaConsumer(configuration: configuration.consumer, rebalanceHooks: relay.hooks, logger: logger)
         let deadLetters = try await makeDeadLetterPublisher()
