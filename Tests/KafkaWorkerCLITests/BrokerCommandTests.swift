@@ -36,13 +36,16 @@ struct BrokerCommandTests {
         process.standardOutput = stdout
         try process.run()
 
-        let firstLine = try await Task.detached {
-            var bytes: [UInt8] = []
-            while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
-                bytes.append(byte)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
+        // Read on a thread of its own: a blocking read must not hold one of Swift's few cooperative threads.
+        let firstLine = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+            Thread {
+                var bytes: [UInt8] = []
+                while let byte = try? stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
+                    bytes.append(byte)
+                }
+                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+            }.start()
+        }
         #expect(firstLine.hasPrefix("bootstrap.servers=127.0.0.1:"))
         #expect(try String(contentsOf: file, encoding: .utf8) == firstLine + "\n")
         let servers = String(firstLine.dropFirst("bootstrap.servers=".count))

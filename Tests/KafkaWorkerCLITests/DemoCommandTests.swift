@@ -12,19 +12,22 @@ func runKafkaWorker(_ arguments: [String], signalWhen trigger: String? = nil, si
     process.standardOutput = stdout
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let output = await Task.detached { () -> String in
-        var text = ""
-        var signalled = false
-        // `availableData` returns what has arrived (`read(upToCount:)` would wait for the full count).
-        while case let chunk = stdout.fileHandleForReading.availableData, !chunk.isEmpty {
-            text += String(decoding: chunk, as: UTF8.self)
-            if let trigger, !signalled, text.contains(trigger) {
-                kill(process.processIdentifier, signal)
-                signalled = true
+    // Read on a thread of its own: a blocking read must not hold one of Swift's few cooperative threads.
+    let output = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+        Thread {
+            var text = ""
+            var signalled = false
+            // `availableData` returns what has arrived (`read(upToCount:)` would wait for the full count).
+            while case let chunk = stdout.fileHandleForReading.availableData, !chunk.isEmpty {
+                text += String(decoding: chunk, as: UTF8.self)
+                if let trigger, !signalled, text.contains(trigger) {
+                    kill(process.processIdentifier, signal)
+                    signalled = true
+                }
             }
-        }
-        return text
-    }.value
+            continuation.resume(returning: text)
+        }.start()
+    }
     process.waitUntilExit()
     return (process.terminationStatus, output)
 }
