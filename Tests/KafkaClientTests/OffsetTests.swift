@@ -74,4 +74,23 @@ struct OffsetTests {
         await consumer.close()
         #expect(again.map(\.offset) == Array(10..<30))
     }
+
+    @Test("positions follow delivery; commitAsync reports its result as a committed event")
+    func positionsAndAsyncCommit() async throws {
+        let topic = try KafkaTesting.topic("async")
+        try await KafkaTesting.produce(12, to: topic)
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic) { $0.commit.autoCommit = false }
+        let events = Task { () -> KafkaConsumerEvent? in
+            for await event in consumer.events where event.kind == .committed { return event }
+            return nil
+        }
+        _ = try await KafkaTesting.collect(12, from: consumer)
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        #expect(try consumer.positions(for: [partition]) == [KafkaTopicPartitionOffset(partition, offset: 12)])
+        try consumer.commitAsync()
+        let committed = try await withDeadline(.seconds(10), "committed event") { await events.value }
+        #expect(committed?.error == nil)
+        #expect(committed?.offsets.contains(KafkaTopicPartitionOffset(partition, offset: 12)) == true)
+        await consumer.close()
+    }
 }
