@@ -150,7 +150,3 @@ public func waitFor(_ what: String, within limit: Duration = .seconds(30),
     }
 }
 
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

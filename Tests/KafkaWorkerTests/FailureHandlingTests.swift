@@ -28,20 +28,23 @@ struct FailureHandlingTests {
         for index in 0..<20 {
             #expect(ledger.attempts["i\(index)"] == (index % 5 == 0 ? 4 : 1), "i\(index)")
         }
+        // A retried record keeps its place: nothing after it in the partition ran before its last attempt.
+        let expectedOrder = (0..<20).flatMap { index in Array(repeating: "i\(index)", count: index % 5 == 0 ? 4 : 1) }
+        #expect(ledger.order == expectedOrder)
         // unit 0.75 → +10 %: 110, 220, 440 ms for each of the 4 failing records.
         let expected: [Duration] = [.milliseconds(110), .milliseconds(220), .milliseconds(440)]
         let sleeps = clock.recorded
         #expect(sleeps.count == 12)
         for (index, sleep) in sleeps.enumerated() {
             let target = expected[index % 3]
-            #expect(abs((sleep - target).inSeconds) < 0.005, "sleep \(index): \(sleep) vs \(target)")
+            #expect(abs((sleep - target).seconds) < 0.005, "sleep \(index): \(sleep) vs \(target)")
         }
         #expect(worker.events(.retrying).count == 12)
         #expect(worker.worker.statistics.deadLettered == 0)
         #expect(worker.worker.statistics.failed == 12)
         #expect(worker.events(.retrying).allSatisfy { event in
             let base = [0.1, 0.2, 0.4][(event.attempts ?? 1) - 1]
-            let delay = event.delay?.inSeconds ?? 0
+            let delay = event.delay?.seconds ?? 0
             return delay >= base * 0.8 && delay <= base * 1.2
         })
     }

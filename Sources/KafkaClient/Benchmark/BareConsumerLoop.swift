@@ -12,8 +12,7 @@ public enum BareConsumerLoop {
         /// From the first record returned to the last one counted (group join excluded).
         public var elapsed: Duration
         public var recordsPerSecond: Double {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            return seconds > 0 ? Double(records) / seconds : 0
+            elapsed > .zero ? Double(records) / elapsed.seconds : 0
         }
     }
 

@@ -58,8 +58,13 @@ struct KafkaProperties: Sendable {
 }
 
 extension Duration {
+    /// The duration in seconds, as a floating-point number (for rates and log lines across the package).
+    package var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// The duration in whole milliseconds (truncating).
-    var wholeMilliseconds: Int64 {
+    package var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }

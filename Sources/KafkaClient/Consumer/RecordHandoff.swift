@@ -86,8 +86,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
             return true
         }
         guard mustWait else { return true }
-        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let woken = room.wait(timeout: .now() + .milliseconds(ms)) == .success
+        let woken = room.wait(timeout: .now() + .milliseconds(Int(timeout.wholeMilliseconds))) == .success
         let stillWaiting = state.withLock { state -> Bool in
             defer { state.pollerWaiting = false }
             return state.pollerWaiting

@@ -45,9 +45,3 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 }
 
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

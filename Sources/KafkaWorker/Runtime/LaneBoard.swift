@@ -90,8 +90,7 @@ final class LaneBoard: Sendable {
     /// Records running longer than `deadline` that were not reported yet; marks them reported.
     func overdue(deadline: Duration) -> [KafkaTopicPartitionOffset] {
         let now = DispatchTime.now().uptimeNanoseconds
-        let limit = UInt64(max(0, deadline.components.seconds)) * 1_000_000_000
-            + UInt64(max(0, deadline.components.attoseconds / 1_000_000_000))
+        let limit = UInt64(max(0, deadline.wholeMilliseconds)) * 1_000_000
         var result: [KafkaTopicPartitionOffset] = []
         for slot in all {
             let started = slot.started.load(ordering: .acquiring)

@@ -68,8 +68,11 @@ final class WorkerRun: Sendable {
     func intake() async {
         do {
             for try await batch in consumer.batches where !stopRequested.hasFired {
-                let full = schedule { state in (state.isFull, state.receive(batch)) }
-                if full || scheduler.withLock({ $0.isFull }) { await waitForRoom() }
+                let full = schedule { state in
+                    let actions = state.receive(batch)
+                    return (state.isFull, actions)
+                }
+                if full { await waitForRoom() }
             }
         } catch {
             crash(error)

@@ -1,3 +1,4 @@
+import KafkaClient
 import KafkaWorker
 
 /// Prints progress once a second until every record is finished (handled or dead-lettered).
@@ -38,6 +39,3 @@ struct DemoProgress {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
