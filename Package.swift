@@ -13,6 +13,9 @@ let package = Package(
     products: [
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "KafkaWorker", targets: ["KafkaWorker"]),
+        .library(name: "KafkaWorkerSQLite", targets: ["KafkaWorkerSQLite"]),
+        .library(name: "KafkaWorkerPostgres", targets: ["KafkaWorkerPostgres"]),
+        .library(name: "KafkaWorkerRedis", targets: ["KafkaWorkerRedis"]),
         .library(name: "KafkaWorkerTesting", targets: ["KafkaWorkerTesting"]),
         .executable(name: "kafka-worker", targets: ["KafkaWorkerCLI"]),
     ],
@@ -22,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -48,6 +53,36 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(
+            name: "KafkaWorkerSQLite",
+            dependencies: ["KafkaWorker", "KafkaClient", "CSQLite"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KafkaWorkerPostgres",
+            dependencies: [
+                "KafkaWorker",
+                "KafkaClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KafkaWorkerRedis",
+            dependencies: [
+                "KafkaWorker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "KafkaWorkerTesting",
             dependencies: [
@@ -62,6 +97,9 @@ let package = Package(
             dependencies: [
                 "KafkaClient",
                 "KafkaWorker",
+                "KafkaWorkerSQLite",
+                "KafkaWorkerPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -86,6 +124,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KafkaWorkerStoreTests",
+            dependencies: [
+                "KafkaWorker",
+                "KafkaWorkerSQLite",
+                "KafkaWorkerPostgres",
+                "KafkaWorkerRedis",
+                "KafkaWorkerTesting",
+                "KafkaClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

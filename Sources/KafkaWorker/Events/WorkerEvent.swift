@@ -23,6 +23,12 @@ public struct WorkerEvent: Sendable, CustomStringConvertible {
         public static let retrying = Kind(rawValue: "retrying")
         /// A record has run past the watchdog deadline.
         public static let watchdog = Kind(rawValue: "watchdog")
+        /// A record was recognised as already processed (idempotency store) and skipped.
+        public static let duplicateSkipped = Kind(rawValue: "duplicate-skipped")
+        /// A lock's lease was lost while its record ran; the handler was cancelled and the record is retried.
+        public static let lockLost = Kind(rawValue: "lock-lost")
+        /// Old idempotency markers were removed (`message` says how many), or removing them failed (`error`).
+        public static let markersCleaned = Kind(rawValue: "markers-cleaned")
         /// Shutdown began, or ended (`message`).
         public static let shutdown = Kind(rawValue: "shutdown")
         public var description: String { rawValue }

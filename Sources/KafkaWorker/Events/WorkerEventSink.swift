@@ -34,7 +34,9 @@ struct WorkerEventSink: Sendable {
         switch event.kind {
         case .crashed: .critical
         case .deadLetterFailed, .watchdog, .lost: .error
-        case .deadLettered: .warning
+        case .deadLettered, .lockLost: .warning
+        case .duplicateSkipped: .debug
+        case .markersCleaned: event.error == nil ? .debug : .warning
         case .committed: event.error == nil ? .debug : .warning
         case .retrying: .info
         default: .info
@@ -58,6 +60,7 @@ enum LogKey {
     static let failed = "failed"
     static let retried = "retried"
     static let deadLettered = "dead_lettered"
+    static let duplicates = "duplicates_skipped"
     static let throughput = "throughput"
     static let errorRate = "error_rate"
     static let inFlight = "in_flight"

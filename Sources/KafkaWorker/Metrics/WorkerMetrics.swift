@@ -15,6 +15,9 @@ final class WorkerMetrics: Sendable {
         static let rebalances = "kafka_worker_rebalances_total"
         static let commitFailures = "kafka_worker_commit_failures_total"
         static let watchdog = "kafka_worker_watchdog_timeouts_total"
+        static let duplicates = "kafka_worker_duplicates_skipped_total"
+        static let locksLost = "kafka_worker_locks_lost_total"
+        static let markersRemoved = "kafka_worker_markers_removed_total"
     }
 
     typealias Totals = WorkerStatistics
@@ -27,6 +30,9 @@ final class WorkerMetrics: Sendable {
     private let rebalanceCounter: Counter
     private let commitFailureCounter: Counter
     private let watchdogCounter: Counter
+    private let duplicateCounter: Counter
+    private let lockLostCounter: Counter
+    private let markersRemovedCounter: Counter
     let inFlight: Gauge
     let buffered: Gauge
     let processingTime: Metrics.Timer
@@ -42,6 +48,9 @@ final class WorkerMetrics: Sendable {
         rebalanceCounter = Counter(label: Name.rebalances, dimensions: dimensions)
         commitFailureCounter = Counter(label: Name.commitFailures, dimensions: dimensions)
         watchdogCounter = Counter(label: Name.watchdog, dimensions: dimensions)
+        duplicateCounter = Counter(label: Name.duplicates, dimensions: dimensions)
+        lockLostCounter = Counter(label: Name.locksLost, dimensions: dimensions)
+        markersRemovedCounter = Counter(label: Name.markersRemoved, dimensions: dimensions)
         inFlight = Gauge(label: Name.inFlight, dimensions: dimensions)
         buffered = Gauge(label: Name.buffered, dimensions: dimensions)
         processingTime = Metrics.Timer(label: Name.processingTime, dimensions: dimensions, preferredDisplayUnit: .seconds)
@@ -82,6 +91,23 @@ final class WorkerMetrics: Sendable {
         commitFailureCounter.increment()
     }
 
+    func duplicatesSkipped(_ count: Int) {
+        guard count > 0 else { return }
+        duplicateCounter.increment(by: count)
+        totals.withLock { $0.duplicatesSkipped += count }
+    }
+
+    func lockLost() {
+        lockLostCounter.increment()
+        totals.withLock { $0.locksLost += 1 }
+    }
+
+    func markersRemoved(_ count: Int) {
+        guard count > 0 else { return }
+        markersRemovedCounter.increment(by: count)
+        totals.withLock { $0.markersRemoved += count }
+    }
+
     func watchdogFired() {
         watchdogCounter.increment()
         totals.withLock { $0.watchdog += 1 }
@@ -90,8 +116,14 @@ final class WorkerMetrics: Sendable {
 
 /// What a worker has done so far.
 public struct WorkerStatistics: Sendable, Equatable {
-    /// Records handled successfully.
+    /// Records finished without error: handled successfully, or skipped as duplicates.
     public var processed = 0
+    /// Of `processed`, records skipped because the idempotency store had already recorded their dedup key.
+    public var duplicatesSkipped = 0
+    /// Leases lost while a record ran under a lock (the record was retried).
+    public var locksLost = 0
+    /// Idempotency markers removed by cleanup.
+    public var markersRemoved = 0
     /// Handler attempts that threw (retried or not).
     public var failed = 0
     /// Attempts scheduled again after a failure.

@@ -27,6 +27,9 @@ extension Error {
     /// Whether a retry may help.
     var isRetriable: Bool { !(self is any NonRetriable) }
 
+    /// A dependency is down or busy: retried for as long as it takes, never dead-lettered.
+    var retriesWithoutLimit: Bool { self is any TransientDependencyError }
+
     /// The error's type name, for the `dlq.error.type` header and metrics.
     var typeName: String { String(reflecting: type(of: self)) }
 }

@@ -21,6 +21,7 @@ import Synchronization
 public final class KafkaWorker: Service, Sendable {
     public let configuration: WorkerConfiguration
     let handler: RecordHandler
+    let store: StoreHooks?
     let logger: Logger
     let clock: any Clock<Duration>
     let randomUnit: @Sendable () -> Double
@@ -37,14 +38,46 @@ public final class KafkaWorker: Service, Sendable {
 
     /// A worker that handles one record at a time per ordering lane.
     /// - Parameters:
+    ///   - locking: runs each record under a distributed lock named after it (see ``Locking``).
     ///   - clock: drives retry backoff (tests pass a clock that does not really sleep).
     ///   - random: a number in 0..<1 for backoff jitter (tests pass a fixed one).
     public convenience init<Decoder: RecordDecoder>(
-        configuration: WorkerConfiguration, decoder: Decoder, logger: Logger = Logger(label: "kafka-worker"),
+        configuration: WorkerConfiguration, decoder: Decoder, locking: Locking<Decoder.Value>? = nil,
+        logger: Logger = Logger(label: "kafka-worker"),
         clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         handler: @escaping @Sendable (WorkerRecord<Decoder.Value>) async throws -> Void
     ) {
-        self.init(configuration: configuration, handler: .record(decoder, handler), logger: logger, clock: clock, random: random)
+        self.init(configuration: configuration, handler: .record(decoder, locking: locking, handler), store: nil,
+                  logger: logger, clock: clock, random: random)
+    }
+
+    /// A worker that skips records already processed (semantics 6 of the architecture): for each record, one
+    /// transaction inserts its marker (insert-or-skip) and, if the marker is new, runs `handler` with the
+    /// transaction; a duplicate is skipped and counted. Write through the transaction to make your writes and
+    /// the marker commit together; the offset is stored only after COMMIT returned. Effects outside the store's
+    /// database (an HTTP call) happen before the COMMIT: if the COMMIT then fails they can happen twice.
+    public convenience init<Decoder: RecordDecoder, Store: IdempotencyStore>(
+        configuration: WorkerConfiguration, decoder: Decoder, idempotency: Idempotency<Decoder.Value, Store>,
+        locking: Locking<Decoder.Value>? = nil, logger: Logger = Logger(label: "kafka-worker"),
+        clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        handler: @escaping @Sendable (WorkerRecord<Decoder.Value>, Store.Transaction) async throws -> Void
+    ) {
+        self.init(configuration: configuration,
+                  handler: .record(decoder, idempotency: idempotency, locking: locking, group: configuration.groupID, handler),
+                  store: StoreHooks(idempotency), logger: logger, clock: clock, random: random)
+    }
+
+    /// A batch worker that skips records already processed: one round trip inserts the batch's markers and tells
+    /// which are new; `batchHandler` gets only those, inside the same transaction. Duplicates are counted.
+    public convenience init<Decoder: RecordDecoder, Store: IdempotencyStore>(
+        configuration: WorkerConfiguration, decoder: Decoder, idempotency: Idempotency<Decoder.Value, Store>,
+        logger: Logger = Logger(label: "kafka-worker"),
+        clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        batchHandler: @escaping @Sendable ([WorkerRecord<Decoder.Value>], Store.Transaction) async throws -> Void
+    ) {
+        self.init(configuration: configuration,
+                  handler: .batch(decoder, idempotency: idempotency, group: configuration.groupID, batchHandler),
+                  store: StoreHooks(idempotency), logger: logger, clock: clock, random: random)
     }
 
     /// A worker that handles batches (up to `maxBatchSize` records of one lane, in order). A batch that keeps
@@ -54,16 +87,17 @@ public final class KafkaWorker: Service, Sendable {
         clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         batchHandler: @escaping @Sendable ([WorkerRecord<Decoder.Value>]) async throws -> Void
     ) {
-        self.init(configuration: configuration, handler: .batch(decoder, batchHandler), logger: logger, clock: clock,
-                  random: random)
+        self.init(configuration: configuration, handler: .batch(decoder, batchHandler), store: nil, logger: logger,
+                  clock: clock, random: random)
     }
 
-    private init(configuration: WorkerConfiguration, handler: RecordHandler, logger: Logger, clock: any Clock<Duration>,
-                 random: @escaping @Sendable () -> Double) {
+    private init(configuration: WorkerConfiguration, handler: RecordHandler, store: StoreHooks?, logger: Logger,
+                 clock: any Clock<Duration>, random: @escaping @Sendable () -> Double) {
         var logger = logger
         logger[metadataKey: LogKey.group] = "\(configuration.groupID)"
         self.configuration = configuration
         self.handler = handler
+        self.store = store
         self.logger = logger
         self.clock = clock
         self.randomUnit = random
@@ -107,6 +141,7 @@ public final class KafkaWorker: Service, Sendable {
     /// it cannot go on (throws: bad configuration, cluster unreachable at start, fatal client error).
     public func run() async throws {
         try configuration.validate()
+        try store?.cleanup?.validate()
         let alreadyRan = state.withLock { state -> Bool in
             switch state {
             case .running, .finished: return true
@@ -115,6 +150,13 @@ public final class KafkaWorker: Service, Sendable {
         }
         if alreadyRan {
             throw KafkaConfigurationError(key: "run", message: "a KafkaWorker runs once; create a new one to run again")
+        }
+        if let store {
+            do {
+                try await store.prepare()
+            } catch {
+                throw KafkaConfigurationError(key: "idempotency.store", message: "cannot prepare the idempotency store: \(error)")
+            }
         }
         let relay = RebalanceRelay()
         let consumer = try KafkaConsumer(configuration: configuration.consumer, rebalanceHooks: relay.hooks, logger: logger)
@@ -148,6 +190,9 @@ public final class KafkaWorker: Service, Sendable {
                     group.addTask { await run.coordinateShutdown() }
                     group.addTask { await run.summaryLoop() }
                     group.addTask { await run.maintenanceLoop() }
+                    if let store = self.store, let cleanup = store.cleanup {
+                        group.addTask { await run.markerCleanupLoop(store, cleanup) }
+                    }
                     for await lane in run.laneStarts {
                         group.addTask { await run.runLane(lane) }
                     }

@@ -17,8 +17,9 @@ struct RecordRunner: Sendable {
     /// Fired on every revoke and on stop, so that sleeping records re-check whether they still count.
     let wakeup: WorkerSignal
 
-    /// Finished (handled or dead-lettered) or abandoned (stop, revoke: not finished, so never committed).
-    enum Outcome: Sendable, Equatable { case handled, deadLettered, abandoned }
+    /// Finished (handled, skipped as a duplicate, or dead-lettered) or abandoned (stop, revoke: not finished, so
+    /// never committed).
+    enum Outcome: Sendable, Equatable { case handled, duplicate, deadLettered, abandoned }
 
     /// Runs one record with a per-record handler. `onRetry` runs once, before the first backoff.
     func run(_ record: KafkaRecord, stillCurrent: @Sendable () -> Bool, onRetry: () -> Void = {}) async -> Outcome {
@@ -26,16 +27,18 @@ struct RecordRunner: Sendable {
         var attempt = 1
         while true {
             do {
+                let duplicate: Bool
                 if watchdog.action == .cancelAndRetry {
                     let current = attempt
-                    try await invokeWithDeadline(record) { try await handle(record, current) }
+                    duplicate = try await invokeWithDeadline(record) { try await handle(record, current) }
                 } else {
-                    try await handle(record, attempt)
+                    duplicate = try await handle(record, attempt)
                 }
-                return .handled
+                if duplicate { skippedDuplicates([record.position]) }
+                return duplicate ? .duplicate : .handled
             } catch {
                 guard stillCurrent() else { return .abandoned }
-                metrics.failedAttempt()
+                failedAttempt(record, error: error)
                 if attempt == 1 { onRetry() }
                 if let next = await retryOrGiveUp(record, error: error, attempt: attempt, stillCurrent: stillCurrent) {
                     if next == 0 { return .abandoned }
@@ -54,7 +57,9 @@ struct RecordRunner: Sendable {
         var attempt = 1
         while true {
             do {
-                let undecodable = try await handle(records, attempt)
+                let outcome = try await handle(records, attempt)
+                let undecodable = outcome.rejected
+                metrics.duplicatesSkipped(outcome.duplicates)
                 var finished = records.map(\.offset)
                 for (count, (index, error)) in undecodable.enumerated() {
                     if await deadLetter(records[index], error: error, attempts: 1, stillCurrent: stillCurrent) == .abandoned {
@@ -65,8 +70,8 @@ struct RecordRunner: Sendable {
                 return (finished, undecodable.count)
             } catch {
                 guard stillCurrent() else { return ([], 0) }
-                metrics.failedAttempt()
-                if records.count > 1 && (!error.isRetriable || attempt >= retry.maxAttempts) {
+                failedAttempt(records[0], error: error)
+                if records.count > 1 && !error.retriesWithoutLimit && (!error.isRetriable || attempt >= retry.maxAttempts) {
                     // Find the records that fail: each one alone, with its own attempts and dead letter.
                     return await runOneByOne(records, handle: handle, stillCurrent: stillCurrent)
                 }
@@ -82,12 +87,14 @@ struct RecordRunner: Sendable {
     }
 
     private func runOneByOne(_ records: [KafkaRecord],
-                             handle: @escaping @Sendable ([KafkaRecord], Int) async throws -> [(Int, any Error)],
+                             handle: @escaping @Sendable ([KafkaRecord], Int) async throws -> RecordHandler.BatchOutcome,
                              stillCurrent: @Sendable () -> Bool) async -> (finished: [Int64], deadLettered: Int) {
         var finished: [Int64] = []
         var deadLettered = 0
         let single = RecordRunner(handler: .perRecord { record, attempt in
-            if let (_, error) = try await handle([record], attempt).first { throw error }
+            let outcome = try await handle([record], attempt)
+            if let (_, error) = outcome.rejected.first { throw error }
+            return outcome.duplicates > 0
         }, retry: retry, watchdog: watchdog, deadLetters: deadLetters, clock: clock, randomUnit: randomUnit,
            events: events, metrics: metrics, wakeup: wakeup)
         for record in records {
@@ -103,7 +110,7 @@ struct RecordRunner: Sendable {
     /// abandoned while waiting, or `nil` to give up (dead-letter it).
     private func retryOrGiveUp(_ record: KafkaRecord, error: any Error, attempt: Int,
                                stillCurrent: @Sendable () -> Bool) async -> Int? {
-        let giveUp = !error.isRetriable || attempt >= retry.maxAttempts
+        let giveUp = !error.isRetriable || (attempt >= retry.maxAttempts && !error.retriesWithoutLimit)
         if giveUp && deadLetters != nil { return nil }
         // Without a dead-letter topic nothing is skipped: keep retrying at the longest backoff.
         let delay = giveUp ? retry.maxBackoff : retry.delay(afterAttempt: attempt, unit: randomUnit())
@@ -139,26 +146,40 @@ struct RecordRunner: Sendable {
         }
     }
 
-    /// Calls the handler under the watchdog's cancel-and-retry deadline.
-    private func invokeWithDeadline(_ record: KafkaRecord, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    private func skippedDuplicates(_ positions: [KafkaTopicPartitionOffset]) {
+        metrics.duplicatesSkipped(positions.count)
+        for position in positions {
+            events.emit(WorkerEvent(kind: .duplicateSkipped, record: position, message: "already processed; skipped"))
+        }
+    }
+
+    private func failedAttempt(_ record: KafkaRecord, error: any Error) {
+        metrics.failedAttempt()
+        if let lost = error as? LockLost {
+            metrics.lockLost()
+            events.emit(WorkerEvent(kind: .lockLost, record: record.position, error: lost.description,
+                                    message: "lock lease lost while the handler ran; the handler was cancelled"))
+        }
+    }
+
+    /// Calls the handler under the watchdog's cancel-and-retry deadline; returns what the handler returned.
+    private func invokeWithDeadline(_ record: KafkaRecord, _ body: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
         let deadline = watchdog.deadline
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await body()
-                return true
-            }
+        return try await withThrowingTaskGroup(of: Bool?.self) { group in
+            group.addTask { try await body() }
             group.addTask { [clock] in
                 try await clock.sleep(for: deadline)
-                return false
+                return nil
             }
             let completed = try await group.next()!
             group.cancelAll()
-            if !completed {
+            guard let completed else {
                 metrics.watchdogFired()
                 events.emit(WorkerEvent(kind: .watchdog, record: record.position,
                                         message: "handler exceeded the \(deadline) deadline; cancelling it"))
                 throw HandlerDeadlineExceeded(deadline: deadline)
             }
+            return completed
         }
     }
 

@@ -183,7 +183,7 @@ final class WorkerRun: Sendable {
                 flush(slot.takePending())
                 return chunk.records.count - index - handedOff
             }
-            let noted = slot.finished(record.offset, handled: outcome == .handled)
+            let noted = slot.finished(record.offset, handled: outcome == .handled || outcome == .duplicate)
             if handedOff > 0 {
                 flush(slot.takePending())
                 return 0

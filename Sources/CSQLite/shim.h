@@ -1,0 +1,14 @@
+#ifndef KAFKA_WORKER_CSQLITE_SHIM_H
+#define KAFKA_WORKER_CSQLITE_SHIM_H
+#include <sqlite3.h>
+
+/// Binds text that SQLite copies at once (SQLITE_TRANSIENT is a macro Swift cannot import).
+static inline int kw_sqlite3_bind_text_copy(sqlite3_stmt *statement, int index, const char *text, int length) {
+    return sqlite3_bind_text(statement, index, text, length, SQLITE_TRANSIENT);
+}
+
+/// Binds bytes that SQLite copies at once.
+static inline int kw_sqlite3_bind_blob_copy(sqlite3_stmt *statement, int index, const void *bytes, int length) {
+    return sqlite3_bind_blob(statement, index, bytes, length, SQLITE_TRANSIENT);
+}
+#endif

@@ -1,0 +1,125 @@
+public import Foundation
+public import KafkaClient
+public import KafkaWorker
+public import Logging
+public import PostgresNIO
+
+/// An ``IdempotencyStore`` on PostgreSQL through a postgres-nio `PostgresClient` (its connection pool).
+///
+/// Each transaction (READ COMMITTED) starts with one `INSERT … ON CONFLICT (consumer_group, dedup_key) DO
+/// NOTHING RETURNING dedup_key` for all its markers; the handler receives the same connection for its own
+/// writes; then COMMIT. A second worker inserting the same key waits on the first one's row lock and then sees a
+/// duplicate. An error is thrown (and no offset stored) whenever COMMIT did not return; the record comes back
+/// and its marker tells whether the COMMIT had landed. Keep `synchronous_commit` on.
+///
+/// Run the client (`client.run()`) in your service group or a task, as postgres-nio requires.
+public final class PostgresIdempotencyStore: IdempotencyStore {
+    public let client: PostgresClient
+    public let tableName: String
+    private let logger: Logger
+
+    /// - Parameter tableName: letters, digits and `_`, optionally `schema.table` (default `kafka_worker_processed`).
+    public init(client: PostgresClient, tableName: String = "kafka_worker_processed",
+                logger: Logger = Logger(label: "kafka-worker.postgres")) throws(KafkaConfigurationError) {
+        guard PostgresIdentifier.isValid(tableName) else {
+            throw KafkaConfigurationError(key: "postgres.tableName",
+                                          message: "\"\(tableName)\" is not accepted: use letters, digits and _ (optionally schema.table)")
+        }
+        self.client = client
+        self.tableName = tableName
+        self.logger = logger
+    }
+
+    /// The marker table's primary-key constraint.
+    public var markerConstraint: String { "\(tableName.split(separator: ".").last!)_pkey" }
+
+    public func prepare() async throws {
+        try await run { connection in
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS \(unescaped: self.tableName) (
+                    consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
+                    kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
+                    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    CONSTRAINT \(unescaped: self.markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
+                """, logger: self.logger)
+            try await connection.query("""
+                CREATE INDEX IF NOT EXISTS \(unescaped: String(self.markerConstraint.dropLast(5)))_by_partition
+                ON \(unescaped: self.tableName) (consumer_group, topic, kafka_partition, processed_at)
+                """, logger: self.logger)
+        }
+    }
+
+    public func withMarkers<Result: Sendable>(
+        _ markers: [ProcessedMarker], _ body: (PostgresConnection, [Bool]) async throws -> Result
+    ) async throws -> Result {
+        try await run { connection in
+            try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: self.logger)
+            let result: Result
+            do {
+                let fresh = try await self.insert(markers, on: connection)
+                result = try await body(connection, fresh)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                throw error
+            }
+            try await connection.query("COMMIT", logger: self.logger)
+            return result
+        }
+    }
+
+    public func removeMarkers(group: String, partition: KafkaTopicPartition, below committedOffset: Int64,
+                              recordedBefore cutoff: Date, limit: Int) async throws -> Int {
+        try await run { connection in
+            let rows = try await connection.query("""
+                WITH doomed AS (
+                    SELECT consumer_group, dedup_key FROM \(unescaped: self.tableName)
+                    WHERE consumer_group = \(group) AND topic = \(partition.topic) AND kafka_partition = \(partition.partition)
+                      AND kafka_offset < \(committedOffset) AND processed_at < \(cutoff)
+                    LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                DELETE FROM \(unescaped: self.tableName) AS m USING doomed
+                WHERE m.consumer_group = doomed.consumer_group AND m.dedup_key = doomed.dedup_key
+                RETURNING 1
+                """, logger: self.logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    /// Inserts all markers in one statement; returns for each whether it was new.
+    private func insert(_ markers: [ProcessedMarker], on connection: PostgresConnection) async throws -> [Bool] {
+        guard !markers.isEmpty else { return [] }
+        let rows = try await connection.query("""
+            INSERT INTO \(unescaped: tableName) (consumer_group, dedup_key, topic, kafka_partition, kafka_offset)
+            SELECT * FROM UNNEST(\(markers.map(\.group))::text[], \(markers.map(\.key))::text[], \(markers.map(\.topic))::text[],
+                                 \(markers.map(\.partition))::integer[], \(markers.map(\.offset))::bigint[])
+            ON CONFLICT (consumer_group, dedup_key) DO NOTHING
+            RETURNING consumer_group, dedup_key
+            """, logger: logger)
+        var inserted = Set<String>()
+        for try await (group, key) in rows.decode((String, String).self) { inserted.insert("\(group)\u{0}\(key)") }
+        // A key repeated within `markers` is new only at its first place.
+        return markers.map { inserted.remove("\($0.group)\u{0}\($0.key)") != nil }
+    }
+
+    /// Runs `work` on a pooled connection; PostgreSQL errors come out classified.
+    private func run<Result: Sendable>(_ work: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withConnection { connection in try await work(connection) }
+        } catch {
+            throw PostgresErrorClassifier.classify(error)
+        }
+    }
+}
+
+enum PostgresIdentifier {
+    /// `name` or `schema.name`, each letters, digits and `_`, not starting with a digit, at most 63 characters.
+    static func isValid(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { part in
+            guard let first = part.unicodeScalars.first, !("0"..."9").contains(first), part.count <= 58 else { return false }
+            return part.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
+                || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+        }
+    }
+}
