@@ -16,17 +16,27 @@ public import PostgresNIO
 public final class PostgresIdempotencyStore: IdempotencyStore {
     public let client: PostgresClient
     public let tableName: String
+    /// How long the store's own statements (BEGIN, the marker insert, COMMIT, ROLLBACK) may take before the
+    /// connection is closed and the transaction reported as a ``TransientStoreError``.
+    public let statementTimeout: Duration
     private let logger: Logger
 
-    /// - Parameter tableName: letters, digits and `_`, optionally `schema.table` (default `kafka_worker_processed`).
-    public init(client: PostgresClient, tableName: String = "kafka_worker_processed",
+    /// - Parameters:
+    ///   - tableName: letters, digits and `_`, optionally `schema.table` (default `kafka_worker_processed`).
+    ///   - statementTimeout: default 30 s (an insert may wait that long for another worker's transaction on the
+    ///     same key). Range 100 ms ... 1 h.
+    public init(client: PostgresClient, tableName: String = "kafka_worker_processed", statementTimeout: Duration = .seconds(30),
                 logger: Logger = Logger(label: "kafka-worker.postgres")) throws(KafkaConfigurationError) {
         guard PostgresIdentifier.isValid(tableName) else {
             throw KafkaConfigurationError(key: "postgres.tableName",
                                           message: "\"\(tableName)\" is not accepted: use letters, digits and _ (optionally schema.table)")
         }
+        guard (Duration.milliseconds(100) ... .seconds(3600)).contains(statementTimeout) else {
+            throw KafkaConfigurationError(key: "postgres.statementTimeout", message: "\(statementTimeout) is outside 100 ms ... 1 h")
+        }
         self.client = client
         self.tableName = tableName
+        self.statementTimeout = statementTimeout
         self.logger = logger
     }
 
@@ -53,16 +63,18 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
         _ markers: [ProcessedMarker], _ body: (PostgresConnection, [Bool]) async throws -> Result
     ) async throws -> Result {
         try await run { connection in
-            try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: self.logger)
+            try await self.bounded("BEGIN", on: connection) { for try await _ in try await $0.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: $1) {} }
             let result: Result
             do {
                 let fresh = try await self.insert(markers, on: connection)
                 result = try await body(connection, fresh)
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                try? await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
                 throw error
             }
-            try await connection.query("COMMIT", logger: self.logger)
+            // If COMMIT does not return, whether it landed is unknown: nothing is stored, the record comes back,
+            // and its marker tells.
+            try await self.bounded("COMMIT", on: connection) { for try await _ in try await $0.query("COMMIT", logger: $1) {} }
             return result
         }
     }
@@ -89,17 +101,53 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     /// Inserts all markers in one statement; returns for each whether it was new.
     private func insert(_ markers: [ProcessedMarker], on connection: PostgresConnection) async throws -> [Bool] {
         guard !markers.isEmpty else { return [] }
-        let rows = try await connection.query("""
+        let query: PostgresQuery = """
             INSERT INTO \(unescaped: tableName) (consumer_group, dedup_key, topic, kafka_partition, kafka_offset)
             SELECT * FROM UNNEST(\(markers.map(\.group))::text[], \(markers.map(\.key))::text[], \(markers.map(\.topic))::text[],
                                  \(markers.map(\.partition))::integer[], \(markers.map(\.offset))::bigint[])
             ON CONFLICT (consumer_group, dedup_key) DO NOTHING
             RETURNING consumer_group, dedup_key
-            """, logger: logger)
-        var inserted = Set<String>()
-        for try await (group, key) in rows.decode((String, String).self) { inserted.insert("\(group)\u{0}\(key)") }
+            """
+        var inserted = try await bounded("marker insert", on: connection) { connection, logger in
+            var inserted = Set<String>()
+            for try await (group, key) in try await connection.query(query, logger: logger).decode((String, String).self) {
+                inserted.insert("\(group)\u{0}\(key)")
+            }
+            return inserted
+        }
         // A key repeated within `markers` is new only at its first place.
         return markers.map { inserted.remove("\($0.group)\u{0}\($0.key)") != nil }
+    }
+
+    /// Runs one of the store's statements with the statement timeout. On timeout a ``TransientStoreError`` is
+    /// thrown at once and the connection is closed. The statement is not awaited then: on a connection the server
+    /// dropped while it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending
+    /// even after `close()`.
+    private func bounded<T: Sendable>(
+        _ what: String, on connection: PostgresConnection,
+        _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        let logger = self.logger
+        let timeout = statementTimeout
+        let outcome = ResumeOnce<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                outcome.start(continuation)
+                let statement = Task {
+                    do { outcome.finish(.success(try await work(connection, logger))) } catch { outcome.finish(.failure(error)) }
+                }
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    let reason = "\(what) did not return within \(timeout); the connection was closed"
+                    if outcome.finish(.failure(TransientStoreError(reason: reason))) {
+                        statement.cancel()
+                        try? await connection.close()
+                    }
+                }
+            }
+        } onCancel: {
+            outcome.finish(.failure(CancellationError()))
+        }
     }
 
     /// Runs `work` on a pooled connection; PostgreSQL errors come out classified.

@@ -23,6 +23,11 @@ public struct ExternalTool: Sendable {
         self.path = path
     }
 
+    /// The program at `path`.
+    public init(path: String) {
+        self.path = path
+    }
+
     /// Runs the tool with `arguments`, writes `input` to its standard input, and waits (at most `limit`).
     public func run(_ arguments: [String], input: String = "", within limit: Duration = .seconds(30)) async throws -> Output {
         let process = Process()

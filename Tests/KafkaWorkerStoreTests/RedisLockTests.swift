@@ -1,0 +1,109 @@
+import Foundation
+import KafkaClient
+import KafkaWorker
+import KafkaWorkerRedis
+import KafkaWorkerTesting
+import Testing
+
+@Suite(.enabled(if: TestServers.redisExpected, "needs Redis (./scripts/test starts one)"))
+struct RedisLockTests {
+    @Test func onlyTheOwnerRenewsOrReleasesAndAStaleHolderCannotReleaseTheNextOne() async throws {
+        let lock = RedisLock(client: try TestServers.redis())
+        let name = KafkaTesting.unique("lock")
+        let first = try #require(try await lock.tryAcquire(name, lease: .milliseconds(300)))
+        #expect(try await lock.tryAcquire(name, lease: .seconds(1)) == nil, "busy while held")
+        try await Task.sleep(for: .milliseconds(450))
+        // The first lease ran out; a new holder takes the lock.
+        let second = try #require(try await lock.tryAcquire(name, lease: .seconds(5)))
+        #expect(second.token != first.token)
+        #expect(try #require(second.fencingToken) > (try #require(first.fencingToken)))
+        // The stale holder's release and renewal are refused; the new holder keeps the lock.
+        #expect(try await lock.release(first) == false)
+        #expect(try await lock.renew(first, lease: .seconds(5)) == false)
+        #expect(try await lock.tryAcquire(name, lease: .seconds(1)) == nil)
+        #expect(try await lock.release(second) == true)
+        #expect(try await lock.tryAcquire(name, lease: .seconds(1)) != nil)
+    }
+
+    @Test func renewalKeepsASlowHoldersLock() async throws {
+        let lock = RedisLock(client: try TestServers.redis())
+        let name = KafkaTesting.unique("slow")
+        let intruders = Tally()
+        let result = try await lock.withLock(name, lease: .milliseconds(300)) {
+            // Run four leases long; meanwhile others keep trying.
+            for _ in 0..<12 {
+                try await Task.sleep(for: .milliseconds(100))
+                if try await lock.tryAcquire(name, lease: .seconds(1)) != nil { intruders.add() }
+            }
+            return "done"
+        }
+        #expect(result == "done")
+        #expect(intruders.value == 0)
+        #expect(try await lock.tryAcquire(name, lease: .seconds(1)) != nil, "released at the end")
+    }
+
+    @Test func aLostLeaseCancelsTheWorkAndIsReported() async throws {
+        let client = try TestServers.redis()
+        let lock = RedisLock(client: client)
+        let name = KafkaTesting.unique("lost")
+        let finished = Tally()
+        do {
+            _ = try await lock.withLock(name, lease: .milliseconds(300)) {
+                // Someone deletes the key (an operator, a failover): the next renewal finds it gone.
+                try await client.send("DEL", name)
+                try await Task.sleep(for: .seconds(5))
+                finished.add()
+            }
+            Issue.record("a lost lease was not reported")
+        } catch {
+            #expect(error is LockLost, "\(error)")
+        }
+        #expect(finished.value == 0, "the work was cancelled")
+    }
+
+    @Test func busyIsRetriedNeverSkippedAndRedisDownIsAClearTransientError() async throws {
+        let lock = RedisLock(client: try TestServers.redis())
+        let name = KafkaTesting.unique("busy")
+        let held = try #require(try await lock.tryAcquire(name, lease: .seconds(5)))
+        do {
+            _ = try await lock.withLock(name, lease: .seconds(1)) { "ran" }
+            Issue.record("ran while another owner held the lock")
+        } catch {
+            #expect(error is LockBusy)
+            #expect(error is any TransientDependencyError)
+        }
+        try await lock.release(held)
+        // Nothing listens on this port: a bounded, clear, retriable error without the password.
+        var configuration = try RedisClient.Configuration(url: "redis://:canary-secret@127.0.0.1:1")
+        configuration.connectTimeout = .milliseconds(500)
+        let down = RedisLock(client: try RedisClient(configuration: configuration))
+        let started = ContinuousClock.now
+        do {
+            _ = try await down.tryAcquire(name, lease: .seconds(1))
+            Issue.record("no error from an unreachable Redis")
+        } catch let error as LockUnavailable {
+            #expect(error.description.contains("Redis unavailable"))
+            #expect(!error.description.contains("canary-secret"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        // A wrong password is refused with Redis's reason, not the password.
+        var wrong = try RedisClient.Configuration(url: TestServers.redisURL ?? "")
+        wrong.password = KafkaSecret("canary-wrong")
+        do {
+            _ = try await RedisLock(client: try RedisClient(configuration: wrong)).tryAcquire(name, lease: .seconds(1))
+            Issue.record("a wrong password was accepted")
+        } catch {
+            #expect("\(error)".contains("WRONGPASS") || "\(error)".contains("invalid"), "\(error)")
+            #expect(!"\(error)".contains("canary-wrong"))
+        }
+    }
+
+    @Test func pipelinedCommandsAnswerInOrder() async throws {
+        let client = try TestServers.redis()
+        let key = KafkaTesting.unique("pipe")
+        let replies = try await client.pipeline((1...50).map { _ in ["INCR", key] } + [["GET", key], ["NOSUCHCOMMAND"]])
+        #expect(replies.prefix(50).map(\.integer) == (1...50).map { Int64($0) })
+        #expect(replies[50].string == "50")
+        if case .error = replies[51] {} else { Issue.record("an error reply was not returned as one") }
+    }
+}
