@@ -60,14 +60,14 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     }
 
     public func withMarkers<Result: Sendable>(
-        _ markers: [ProcessedMarker], _ body: (PostgresConnection, [Bool]) async throws -> Result
+        _ markers: [ProcessedMarker], _ body: (PostgresTransaction, [Bool]) async throws -> Result
     ) async throws -> Result {
         try await run { connection in
             try await self.bounded("BEGIN", on: connection) { for try await _ in try await $0.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: $1) {} }
             let result: Result
             do {
                 let fresh = try await self.insert(markers, on: connection)
-                result = try await body(connection, fresh)
+                result = try await body(PostgresTransaction(connection: connection, store: self), fresh)
             } catch {
                 try? await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
                 throw error
@@ -123,7 +123,7 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     /// thrown at once and the connection is closed. The statement is not awaited then: on a connection the server
     /// dropped while it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending
     /// even after `close()`.
-    private func bounded<T: Sendable>(
+    func bounded<T: Sendable>(
         _ what: String, on connection: PostgresConnection,
         _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
@@ -135,6 +135,12 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
                 outcome.start(continuation)
                 let statement = Task {
                     do { outcome.finish(.success(try await work(connection, logger))) } catch { outcome.finish(.failure(error)) }
+                }
+                // A connection that closes fails its statement at once (postgres-nio may not).
+                connection.closeFuture.whenComplete { _ in
+                    if outcome.finish(.failure(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)"))) {
+                        statement.cancel()
+                    }
                 }
                 Task {
                     try? await Task.sleep(for: timeout)

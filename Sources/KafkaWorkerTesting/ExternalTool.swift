@@ -39,13 +39,16 @@ public struct ExternalTool: Sendable {
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
-        // Read on a thread of its own: a blocking read must not hold one of Swift's cooperative threads.
-        let data: Data = try await withDeadline(limit, "\(path) \(arguments.joined(separator: " "))") {
+        // Read and wait on a thread of its own: blocking calls must not hold one of Swift's cooperative threads.
+        let (data, status): (Data, Int32) = try await withDeadline(limit, "\(path) \(arguments.joined(separator: " "))") {
             await withCheckedContinuation { continuation in
-                Thread { continuation.resume(returning: stdout.fileHandleForReading.readDataToEndOfFile()) }.start()
+                Thread {
+                    let data = stdout.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: (data, process.terminationStatus))
+                }.start()
             }
         }
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, standardOutput: String(decoding: data, as: UTF8.self))
+        return Output(status: status, standardOutput: String(decoding: data, as: UTF8.self))
     }
 }

@@ -37,13 +37,13 @@ struct PostgresStoreTests {
             // Throws after writing: the row and the marker roll back together.
             await #expect(throws: NonRetriableError.self) {
                 try await store.withMarkers([Self.marker("o1")]) { connection, _ in
-                    try await connection.query("INSERT INTO \(unescaped: orders) VALUES ('o1', 'n1')", logger: connection.logger)
+                    try await connection.query("INSERT INTO \(unescaped: orders) VALUES ('o1', 'n1')")
                     throw NonRetriableError("payment declined")
                 }
             }
             #expect(try await Self.count(orders, client) == 0)
             let applied = try await store.withMarkers([Self.marker("o1")]) { connection, fresh in
-                if fresh[0] { try await connection.query("INSERT INTO \(unescaped: orders) VALUES ('o1', 'n1')", logger: connection.logger) }
+                if fresh[0] { try await connection.query("INSERT INTO \(unescaped: orders) VALUES ('o1', 'n1')") }
                 return fresh[0]
             }
             #expect(applied)
@@ -54,7 +54,7 @@ struct PostgresStoreTests {
             do {
                 try await store.withMarkers([Self.marker("o2")]) { connection, fresh in
                     #expect(fresh == [true])
-                    try await connection.query("INSERT INTO \(unescaped: orders) VALUES ('o2', 'n1')", logger: connection.logger)
+                    try await connection.query("INSERT INTO \(unescaped: orders) VALUES ('o2', 'n1')")
                 }
                 Issue.record("the constraint violation was not reported")
             } catch let violation as PostgresConstraintViolation {
@@ -99,7 +99,7 @@ struct PostgresStoreTests {
             // The server ends the session (like an admin shutdown or a crash restart) while the handler runs.
             do {
                 try await store.withMarkers([Self.marker("t1")]) { connection, _ in
-                    _ = try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: connection.logger)
+                    _ = try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())")
                 }
                 Issue.record("a terminated session was not reported")
             } catch {
@@ -111,8 +111,8 @@ struct PostgresStoreTests {
             // Statement timeout (57014) is transient too.
             do {
                 try await store.withMarkers([Self.marker("t2")]) { connection, _ in
-                    try await connection.query("SET LOCAL statement_timeout = 50", logger: connection.logger)
-                    for try await _ in try await connection.query("SELECT pg_sleep(2)", logger: connection.logger) {}
+                    try await connection.query("SET LOCAL statement_timeout = 50")
+                    try await connection.query("SELECT pg_sleep(2)")
                 }
                 Issue.record("a statement timeout was not reported")
             } catch let error as TransientStoreError {

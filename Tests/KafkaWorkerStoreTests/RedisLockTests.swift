@@ -98,6 +98,63 @@ struct RedisLockTests {
         }
     }
 
+    /// The source chapter's lock, `SET lock:<id> 1 EX 300 NX` … `DEL` in `finally`, with "busy → return" (and
+    /// the offset committed), run as a control next to ours on the same read-modify-write workload: 20 increments
+    /// of one counter, one holder pausing past the lease. The control must lose updates; ours must not.
+    @Test func theSourcesSetNXPlusDelLosesUpdatesAndOursDoesNot() async throws {
+        let client = try TestServers.redis()
+        let lease = Duration.milliseconds(300)
+
+        @Sendable func increment(_ counter: String, pause: Duration) async throws {
+            let value = try await client.send("GET", counter).string.flatMap { Int($0) } ?? 0
+            try await Task.sleep(for: pause)
+            try await client.send("SET", counter, "\(value + 1)")
+        }
+        func run(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(index == 0 ? 0 : 20 + index * 5))
+                        try await body(index)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        // The control: the source's pattern.
+        let seedCounter = KafkaTesting.unique("seed-counter"), seedLock = "lock:\(seedCounter)"
+        let skipped = Tally()
+        try await run { index in
+            let taken = try await client.send("SET", seedLock, "1", "PX", "\(300)", "NX")
+            guard taken.string == "OK" else {
+                skipped.add()  // "lock busy → return": the message counts as done
+                return
+            }
+            defer { Task { try? await client.send("DEL", seedLock) } }
+            try await increment(seedCounter, pause: index == 0 ? .milliseconds(450) : .milliseconds(10))
+        }
+        let seedFinal = try await client.send("GET", seedCounter).string.flatMap { Int($0) } ?? 0
+        #expect(seedFinal < 20, "the control must lose updates (skipped \(skipped.value))")
+
+        // Ours: busy is retried, the slow holder's lease is renewed, release only by the owner.
+        let lock = RedisLock(client: client)
+        let counter = KafkaTesting.unique("counter")
+        try await run { index in
+            while true {
+                do {
+                    try await lock.withLock("lock:\(counter)", lease: lease) {
+                        try await increment(counter, pause: index == 0 ? .milliseconds(450) : .milliseconds(10))
+                    }
+                    return
+                } catch is LockBusy {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+        }
+        #expect(try await client.send("GET", counter).string == "20")
+    }
+
     @Test func pipelinedCommandsAnswerInOrder() async throws {
         let client = try TestServers.redis()
         let key = KafkaTesting.unique("pipe")
