@@ -11,7 +11,9 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Produces sample orders (with re-sent duplicates and malformed records) to an embedded cluster, runs \
             the worker until every record is finished, stops it gracefully, and checks: every order applied once, \
-            duplicates skipped, exactly the malformed records dead-lettered, and the group's lag at 0.
+            duplicates skipped, exactly the malformed records dead-lettered, and the group's lag at 0. Orders and \
+            idempotency markers go to a SQLite database (a temporary file unless --database names one), in one \
+            transaction per batch.
             """)
 
     @Option(name: .long, help: "Number of orders to produce.")
@@ -25,6 +27,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Records handled at once.")
     var concurrency: Int = 16
+
+    @Option(name: .long, help: "SQLite database file for orders and idempotency markers (default: a temporary file, removed at the end).")
+    var database: String?
 
     @Flag(name: .long, help: "Keep the embedded cluster and worker up after the summary, until SIGINT or SIGTERM.")
     var keepRunning = false
@@ -61,15 +66,19 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.ordering = OrderingMode(name: ordering)!
         configuration.maxConcurrency = concurrency
         configuration.summaryInterval = .seconds(10)
-        let book = OrderBook()
-        let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Order>(), logger: logger) { record in
-            book.apply(record.value)
+        let storage = try DemoDatabase(path: database)
+        defer { storage.removeIfTemporary() }
+        try await storage.prepare()
+        let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Order>(),
+                                 idempotency: Idempotency(store: storage.store, key: .field("orderId") { $0.orderId }),
+                                 logger: logger) { orders, transaction in
+            try await DemoDatabase.apply(orders, in: transaction)
         }
         let signals = handleTerminationSignals(for: worker, logger: logger)
         defer { signals.cancel() }
         let running = Task { try await worker.run() }
 
-        var progress = DemoProgress(worker: worker, book: book, total: input.total)
+        var progress = DemoProgress(worker: worker, total: input.total)
         let finishedAll = await progress.waitForAll(while: running)
         if !keepRunning || !finishedAll { worker.stop() }
         if keepRunning && finishedAll {
@@ -79,10 +88,11 @@ struct DemoCommand: AsyncParsableCommand {
 
         let check = try await DemoCheck.run(cluster: cluster, partitions: partitions, group: configuration.groupID)
         let statistics = worker.statistics
-        let ok = finishedAll && book.applied == orders && book.duplicates == input.duplicates
+        let applied = try await storage.appliedCount()
+        let ok = finishedAll && applied == orders && statistics.duplicatesSkipped == input.duplicates
             && statistics.deadLettered == input.malformedCount && check.deadLetters == input.malformedCount && check.lag == 0
         printLine("""
-            processed: \(statistics.processed) records (\(book.applied) orders applied, \(book.duplicates) duplicates skipped)
+            processed: \(statistics.processed) records (\(applied) orders applied, \(statistics.duplicatesSkipped) duplicates skipped)
             dead-lettered: \(statistics.deadLettered) (malformed produced: \(input.malformedCount), in orders.dlq: \(check.deadLetters))
             lag after shutdown: \(check.lag)
             throughput: \(progress.throughput) records/s

@@ -4,7 +4,6 @@ import KafkaWorker
 /// Prints progress once a second until every record is finished (handled or dead-lettered).
 struct DemoProgress {
     let worker: KafkaWorker
-    let book: OrderBook
     let total: Int
     private let clock = ContinuousClock()
 
@@ -27,7 +26,7 @@ struct DemoProgress {
             }
             if finished != last && clock.now - lastPrint >= .seconds(1) {
                 printLine("progress: \(finished)/\(total) finished, \(statistics.deadLettered) dead-lettered, "
-                          + "\(book.duplicates) duplicates skipped")
+                          + "\(statistics.duplicatesSkipped) duplicates skipped")
                 last = finished
                 lastPrint = clock.now
             }
