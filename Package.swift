@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaWorkerCLITests",
-            dependencies: ["KafkaWorkerCLI", "KafkaWorkerTesting"],
+            dependencies: ["KafkaWorkerCLI", "KafkaWorkerTesting", "KafkaWorkerSQLite", "KafkaWorker", "KafkaClient"],
             swiftSettings: strict
         ),
     ]

@@ -175,6 +175,9 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
         return error
     }
 
+    /// Whether `name` is accepted as a table name: letters, digits and `_`, not starting with a digit, ≤ 63.
+    public static func isValidTableName(_ name: String) -> Bool { isIdentifier(name) }
+
     static func isIdentifier(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first), name.count <= 63 else { return false }
         return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }

@@ -39,6 +39,9 @@ public struct DedupKey<Value: Sendable>: Sendable, CustomStringConvertible {
 
     public var description: String { name }
 
+    /// The key of `record`, or a ``MissingDedupKey`` error (not retriable).
+    public func value(of record: WorkerRecord<Value>) throws(MissingDedupKey) -> String { try key(of: record) }
+
     /// The key of `record`, or a ``MissingDedupKey`` error (not retriable: the record is dead-lettered).
     func key(of record: WorkerRecord<Value>) throws(MissingDedupKey) -> String {
         guard let key = extract(record), !key.isEmpty else { throw MissingDedupKey(source: name) }

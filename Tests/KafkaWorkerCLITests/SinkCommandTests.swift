@@ -1,0 +1,120 @@
+import Foundation
+import KafkaClient
+import KafkaWorker
+import KafkaWorkerSQLite
+import KafkaWorkerTesting
+import Synchronization
+import Testing
+
+/// A `kafka-worker` process whose output (stdout and stderr) is collected as it arrives.
+final class SpawnedWorker: Sendable {
+    private let process: Process
+    private let output = TextBox()
+    private let done: Task<Int32, Never>
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = kafkaWorkerBinary
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        self.process = process
+        let output = self.output
+        done = Task { [output] in
+            await withCheckedContinuation { continuation in
+                // Blocking reads and the wait run on a thread of their own, off Swift's cooperative pool.
+                Thread {
+                    while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
+                        output.append(String(decoding: chunk, as: UTF8.self))
+                    }
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                }.start()
+            }
+        }
+    }
+
+    var text: String { output.text }
+
+    /// SIGTERM, then the exit status.
+    func stop() async -> Int32 {
+        kill(process.processIdentifier, SIGTERM)
+        return await done.value
+    }
+}
+
+final class TextBox: Sendable {
+    private let value = Mutex("")
+    func append(_ text: String) { value.withLock { $0 += text } }
+    var text: String { value.withLock { $0 } }
+}
+
+@Suite("kafka-worker sink", .timeLimit(.minutes(3)))
+struct SinkCommandTests {
+    @Test("three sink processes share one SQLite file: every id once, duplicates counted, never \"database is locked\"")
+    func threeProcessesShareOneSQLiteFile() async throws {
+        let cluster = KafkaTesting.shared
+        let topic = try KafkaTesting.topic("sink", partitions: 3)
+        // 300 ids, each produced twice to different partitions (a producer duplicate at a new offset).
+        let records = (0..<300).flatMap { index -> [KafkaProducerRecord] in
+            let partition = Int32(index % 3)
+            return [KafkaProducerRecord(topic: topic, partition: partition, key: "id-\(index)", value: "first \(index)"),
+                    KafkaProducerRecord(topic: topic, partition: (partition + 1) % 3, key: "id-\(index)", value: "again \(index)")]
+        }
+        try await KafkaTesting.send(records)
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
+        let group = KafkaTesting.unique("sink-group")
+        let sinks = try (0..<3).map { _ in
+            try SpawnedWorker(["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic,
+                               "--group", group, "--database", database, "--batch-size", "20", "--log-level", "warning"])
+        }
+        let reader = try SQLiteIdempotencyStore(configuration: .init(path: database))
+        try await waitFor("300 rows in the sink table", within: .seconds(90)) {
+            let rows = try? await reader.withMarkers([]) { transaction, _ in
+                try await transaction.execute("SELECT count(*) FROM kafka_sink")
+            }
+            return rows?.first?.first?.integer == 300
+        }
+        // Let late duplicates be skipped too: wait until the three report 600 records between them.
+        try await waitFor("600 records finished", within: .seconds(60)) {
+            sinks.map { Self.finished($0.text) }.reduce(0, +) >= 600
+        }
+        var statuses: [Int32] = []
+        for sink in sinks { statuses.append(await sink.stop()) }
+        let outputs = sinks.map(\.text)
+        #expect(statuses == [0, 0, 0], "\(outputs)")
+        for output in outputs {
+            #expect(!output.lowercased().contains("database is locked"), "\(output)")
+            #expect(output.contains("sink stopped:"))
+        }
+        let counts = try await reader.withMarkers([]) { transaction, _ in
+            try await transaction.execute("SELECT count(*), count(DISTINCT dedup_key), min(substr(value, 1, 5)) FROM kafka_sink")
+        }
+        #expect(counts.first?[0] == .integer(300))
+        #expect(counts.first?[1] == .integer(300))
+        let stopped = outputs.compactMap { $0.split(separator: "\n").last { $0.hasPrefix("sink stopped:") } }
+        let skipped = stopped.compactMap { Self.number(before: " duplicates skipped", in: String($0)) }.reduce(0, +)
+        #expect(skipped == 300, "\(stopped)")
+    }
+
+    @Test("a bad --dedup-key is refused with the accepted values")
+    func badDedupKey() async throws {
+        let (status, output) = try await runKafkaWorker(["sink", "--bootstrap-servers", "127.0.0.1:1", "--topic", "t",
+                                                         "--group", "g", "--database", "/tmp/x.db", "--dedup-key", "value"])
+        #expect(status != 0)
+        _ = output
+    }
+
+    /// Written + skipped, from the last totals line of a sink's output.
+    static func finished(_ output: String) -> Int {
+        guard let line = output.split(separator: "\n").last(where: { $0.contains(" written, ") }) else { return 0 }
+        return (number(before: " written", in: String(line)) ?? 0) + (number(before: " duplicates skipped", in: String(line)) ?? 0)
+    }
+
+    static func number(before marker: String, in line: String) -> Int? {
+        guard let range = line.range(of: marker) else { return nil }
+        return Int(line[..<range.lowerBound].split(whereSeparator: { !$0.isNumber }).last ?? "")
+    }
+}
