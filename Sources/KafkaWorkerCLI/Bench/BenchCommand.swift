@@ -12,6 +12,10 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Every contender reads the same records in a consumer group of its own; the time runs from its first \
             record to its last (group joins excluded). Prints a table and, last, worker(partition)/bare.
+
+            With --sink postgres: Kafka → PostgreSQL, the worker's idempotent batch inserts against the source's \
+            per-record INSERT + per-record commit, on the same server; prints idempotent-batch/per-record last. \
+            The URL comes from --postgres-url or POSTGRES_URL; the benchmark creates and drops its own tables.
             """)
 
     @Option(name: .long, help: "Records to produce and read (embedded cluster).")
@@ -35,6 +39,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Repetitions of each contender; the best run counts.")
     var repeats: Int = 1
 
+    @Option(name: .long, help: "What the records go to: none (default; measures the worker against bare librdkafka) or postgres.")
+    var sink: String = "none"
+
+    @Option(name: .long, help: "PostgreSQL URL for --sink postgres (postgres://user:password@host:port/db); default: $POSTGRES_URL.")
+    var postgresURL: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -47,6 +57,10 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--bootstrap-servers and --topic go together")
         }
         guard (1...10).contains(repeats) else { throw ValidationError("--repeats must be in 1...10") }
+        guard ["none", "postgres"].contains(sink) else { throw ValidationError("--sink \"\(sink)\" is not one of: none, postgres") }
+        if sink == "postgres" && resolvedPostgresURL == nil {
+            throw ValidationError("--sink postgres needs --postgres-url or the POSTGRES_URL environment variable")
+        }
     }
 
     func run() async throws {
@@ -71,6 +85,11 @@ struct BenchCommand: AsyncParsableCommand {
 
         let contenders = BenchContenders(servers: servers, topic: benchTopic, bufferedPerPartition: bufferedPerPartition,
                                          logger: logger)
+        if sink == "postgres", let url = resolvedPostgresURL {
+            let bench = PostgresSinkBench(servers: servers, topic: benchTopic, contenders: contenders, logger: logger)
+            for line in try await bench.run(url: url, records: records, perRecordRecords: seedRecords) { printLine(line) }
+            return
+        }
         var table = BenchTable()
         table.add("bare librdkafka loop", try await best(of: repeats) { try await contenders.bare(count: records) })
         table.add("KafkaConsumer batches", try await best(of: repeats) { try await contenders.consumerBatches(count: records) })
@@ -81,6 +100,10 @@ struct BenchCommand: AsyncParsableCommand {
         }
         table.add("commit per record (source)", try await contenders.commitPerRecord(count: seedRecords))
         for line in table.lines(baseline: "bare librdkafka loop", headline: "worker(partition)") { printLine(line) }
+    }
+
+    private var resolvedPostgresURL: String? {
+        postgresURL ?? ProcessInfo.processInfo.environment["POSTGRES_URL"]
     }
 
     private func best(of repeats: Int, _ body: () async throws -> BenchResult) async throws -> BenchResult {

@@ -65,7 +65,7 @@ struct BenchContenders {
     }
 
     /// Reads `count` records with a plain consumer, calling `perBatch` on each batch; times first to last.
-    private func consume(_ name: String, count: Int,
+    func consume(_ name: String, count: Int,
                          perBatch: (KafkaConsumer, ArraySlice<KafkaRecord>) async throws -> Void) async throws -> BenchResult {
         let consumer = try KafkaConsumer(configuration: consumerConfiguration(name), logger: logger)
         try consumer.subscribe(topics: [topic])
@@ -85,8 +85,8 @@ struct BenchContenders {
     }
 }
 
-/// Counts handler calls; measures from the first to the `target`-th.
-private final class Meter: Sendable {
+/// Counts handled records; measures from the first to the `target`-th.
+final class Meter: Sendable {
     private let count = Atomic<Int>(0)
     private let started = Mutex<ContinuousClock.Instant?>(nil)
     private let done = Mutex<(Duration?, CheckedContinuation<Duration, Never>?)>((nil, nil))
@@ -94,11 +94,12 @@ private final class Meter: Sendable {
 
     init(target: Int) { self.target = target }
 
-    func tick() {
-        let seen = count.add(1, ordering: .relaxed).newValue
-        if seen == 1 { started.withLock { $0 = ContinuousClock.now } }
-        if seen == target {
-            let elapsed = ContinuousClock.now - started.withLock { $0! }
+    func tick(_ records: Int = 1) {
+        let (before, seen) = count.add(records, ordering: .relaxed)
+        if before == 0 { started.withLock { $0 = ContinuousClock.now } }
+        if before < target && seen >= target {
+            let now = ContinuousClock.now
+            let elapsed = now - (started.withLock { $0 } ?? now)
             let waiter = done.withLock { state in
                 state.0 = elapsed
                 defer { state.1 = nil }

@@ -4,19 +4,19 @@ struct BenchTable {
 
     mutating func add(_ name: String, _ result: BenchResult) { rows.append((name, result)) }
 
-    func lines(baseline: String, headline: String) -> [String] {
+    func lines(baseline: String, headline: String, baselineLabel: String = "bare") -> [String] {
         let base = rows.first { $0.0 == baseline }?.1.recordsPerSecond ?? 0
         func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
         func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
         func ratio(_ rate: Double) -> String { base > 0 ? String(format2(rate / base)) : "n/a" }
         var lines = [pad("contender", 28) + padLeft("records", 10) + padLeft("seconds", 10) + padLeft("records/s", 12)
-            + padLeft("vs bare", 9)]
+            + padLeft("vs \(baselineLabel)", 4 + max(5, baselineLabel.count))]
         for (name, result) in rows {
             lines.append(pad(name, 28) + padLeft(String(result.records), 10) + padLeft(format2(result.elapsed.seconds), 10)
-                + padLeft(String(Int(result.recordsPerSecond)), 12) + padLeft(ratio(result.recordsPerSecond), 9))
+                + padLeft(String(Int(result.recordsPerSecond)), 12) + padLeft(ratio(result.recordsPerSecond), 4 + max(5, baselineLabel.count)))
         }
         let head = rows.first { $0.0 == headline }?.1.recordsPerSecond ?? 0
-        lines.append("\(headline)/bare: \(ratio(head))")
+        lines.append("\(headline)/\(baselineLabel): \(ratio(head))")
         return lines
     }
 }
