@@ -33,6 +33,8 @@ public final class PostgresAdvisoryLock: DistributedLock {
                         for try await value in rows.decode(Bool.self) { got = value }
                         holder.answer(continuation, .success(got))
                         guard got else { return }
+                        // A dropped session ends the holder at once (statements on it may never return).
+                        connection.closeFuture.whenComplete { _ in holder.end() }
                         // Serve renewals and the release on this connection until released.
                         for await command in holder.commands {
                             switch command {
@@ -108,22 +110,32 @@ private final class Holder: Sendable {
 
     let commands: AsyncStream<Command>
     private let continuation: AsyncStream<Command>.Continuation
-    private let answered = Mutex(false)
+    private let answered = OnceFlag()
 
     init() {
         (commands, continuation) = AsyncStream.makeStream(of: Command.self)
     }
 
-    /// Sends a command and waits for its reply; `nil` when the holder is gone or could not answer.
+    /// Sends a command and waits for its reply; `nil` when the holder is gone or did not answer within 5 s.
     func send(_ make: (@escaping @Sendable (Bool?) -> Void) -> Command) async -> Bool? {
         await withCheckedContinuation { (reply: CheckedContinuation<Bool?, Never>) in
-            let once = Mutex(false)
+            let once = OnceFlag()
             let answer: @Sendable (Bool?) -> Void = { value in
-                if once.withLock({ done in defer { done = true }; return !done }) { reply.resume(returning: value) }
+                if once.claim() { reply.resume(returning: value) }
             }
-            if case .terminated = continuation.yield(make(answer)) { answer(nil) }
+            if case .terminated = continuation.yield(make(answer)) {
+                answer(nil)
+                return
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(5))
+                answer(nil)
+            }
         }
     }
+
+    /// Ends the command stream (the connection closed): commands sent from now on are answered `nil`.
+    func end() { continuation.finish() }
 
     /// Ends the holder: commands sent from now on, or not served, are answered `nil`.
     func finish() async {
@@ -137,6 +149,12 @@ private final class Holder: Sendable {
 
     /// Resumes the acquirer once; later answers are dropped.
     func answer(_ continuation: CheckedContinuation<Bool, any Error>, _ result: Result<Bool, any Error>) {
-        if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(with: result) }
+        if answered.claim() { continuation.resume(with: result) }
     }
+}
+
+/// True for the first caller of ``claim()`` only.
+private final class OnceFlag: Sendable {
+    private let done = Mutex(false)
+    func claim() -> Bool { done.withLock { done in defer { done = true }; return !done } }
 }

@@ -71,24 +71,9 @@ struct PostgresStoreTests {
         try await TestServers.withPostgres { client in
             let store = try PostgresIdempotencyStore(client: client, tableName: TestServers.table("markers"))
             try await store.prepare()
-            let effects = Tally()
             for round in 0..<5 {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<6 {
-                        group.addTask {
-                            try await store.withMarkers([Self.marker("key-\(round)")]) { _, fresh in
-                                if fresh[0] {
-                                    // Hold the transaction open: the others wait on the row, then see a duplicate.
-                                    try await Task.sleep(for: .milliseconds(100))
-                                    effects.add()
-                                }
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                #expect(try await raceOnOneKey(Array(repeating: store, count: 6), key: "key-\(round)") == 1)
             }
-            #expect(effects.value == 5)
         }
     }
 
@@ -162,6 +147,35 @@ struct PostgresStoreTests {
             let fresh = try await Self.retryingTransient { try await store.withMarkers([Self.marker("r1")]) { _, fresh in fresh } }
             #expect(fresh == [true])
             #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
+    @Test func advisoryLockIsHeldByItsSessionAndReleasedOnlyByItsOwner() async throws {
+        try await TestServers.withPostgres { client in
+            let lock = PostgresAdvisoryLock(client: client)
+            let name = "orders:\(UUID().uuidString)"
+            let held = try #require(try await lock.tryAcquire(name, lease: .seconds(5)))
+            #expect(try await lock.tryAcquire(name, lease: .seconds(5)) == nil, "busy while held")
+            #expect(try await lock.renew(held, lease: .seconds(5)))
+            // A lease that is not ours (a stale token) neither renews nor releases.
+            let stranger = LockLease(name: name, token: "not-the-owner")
+            #expect(try await lock.release(stranger) == false)
+            #expect(try await lock.renew(stranger, lease: .seconds(5)) == false)
+            #expect(try await lock.release(held))
+            #expect(try await lock.release(held) == false, "released once")
+            let again = try #require(try await lock.tryAcquire(name, lease: .seconds(5)))
+            // The server ends the holder's session: the lock goes with it and the renewal reports the loss.
+            try await client.query("""
+                SELECT pg_terminate_backend(pid) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+                """)
+            var lost = false
+            for _ in 0..<50 where !lost {
+                lost = (try? await lock.renew(again, lease: .seconds(5))) != true
+                if !lost { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(lost)
+            #expect(try await lock.tryAcquire(name, lease: .seconds(5)) != nil, "free after its session ended")
         }
     }
 

@@ -155,6 +155,21 @@ struct RedisLockTests {
         #expect(try await client.send("GET", counter).string == "20")
     }
 
+    @Test func aCommandWithoutReplyTimesOutAndTheClientReconnects() async throws {
+        var configuration = try RedisClient.Configuration(url: try #require(TestServers.redisURL))
+        configuration.commandTimeout = .milliseconds(200)
+        let client = try RedisClient(configuration: configuration)
+        let started = ContinuousClock.now
+        do {
+            try await client.send("BLPOP", KafkaTesting.unique("empty-list"), "2")
+            Issue.record("a blocked command returned")
+        } catch {
+            #expect(error == .timeout(.milliseconds(200)))
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(try await client.send("PING").string == "PONG")
+    }
+
     @Test func pipelinedCommandsAnswerInOrder() async throws {
         let client = try TestServers.redis()
         let key = KafkaTesting.unique("pipe")

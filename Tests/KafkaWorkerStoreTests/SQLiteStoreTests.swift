@@ -69,21 +69,7 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("kw-race")).db").path
         let stores = try (0..<4).map { _ in try Self.store(path) }
         try await stores[0].prepare()
-        let effects = Tally()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for store in stores {
-                group.addTask {
-                    try await store.withMarkers([Self.marker("same-key")]) { _, fresh in
-                        if fresh[0] {
-                            try await Task.sleep(for: .milliseconds(50))
-                            effects.add()
-                        }
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-        #expect(effects.value == 1)
+        #expect(try await raceOnOneKey(stores, key: "same-key") == 1)
     }
 
     @Test func cleanupRemovesOnlyOldMarkersBelowTheCommittedOffset() async throws {
