@@ -54,6 +54,20 @@ struct IdempotencyAndLockingTests {
         #expect(!worker.events(.markersCleaned).isEmpty)
     }
 
+    @Test("a lock lease out of range fails at start, naming the key")
+    func badLease() async throws {
+        var locking = Locking(lock: InMemoryLock(), name: DedupKey<Item>.recordKey)
+        locking.lease = .milliseconds(5)
+        let worker = KafkaWorker(configuration: KafkaTesting.workerConfiguration(topics: ["t"]), decoder: JSONRecordDecoder<Item>(),
+                                 locking: locking, logger: KafkaTesting.logger) { _ in }
+        do {
+            try await worker.run()
+            Issue.record("started with a bad setting")
+        } catch let error as KafkaConfigurationError {
+            #expect(error.key == "locking.lease")
+        }
+    }
+
     @Test("a marker cleanup setting out of range fails at start, naming the key")
     func badCleanupSetting() async throws {
         var idempotency = Idempotency(store: InMemoryIdempotencyStore(), key: DedupKey<Item>.recordKey)

@@ -2,7 +2,7 @@ import Foundation
 import KafkaClient
 
 /// An idempotency configuration with its value and transaction types erased, for the worker's start-up and
-/// cleanup.
+/// cleanup (settings are checked by the worker's `checkSettings`).
 struct StoreHooks: Sendable {
     let prepare: @Sendable () async throws -> Void
     let cleanup: MarkerCleanup?

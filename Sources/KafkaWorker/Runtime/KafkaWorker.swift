@@ -22,6 +22,8 @@ public final class KafkaWorker: Service, Sendable {
     public let configuration: WorkerConfiguration
     let handler: RecordHandler
     let store: StoreHooks?
+    /// Checks of settings outside `configuration` (locking, marker cleanup), run at start.
+    let checkSettings: @Sendable () throws(KafkaConfigurationError) -> Void
     let logger: Logger
     let clock: any Clock<Duration>
     let randomUnit: @Sendable () -> Double
@@ -48,6 +50,7 @@ public final class KafkaWorker: Service, Sendable {
         handler: @escaping @Sendable (WorkerRecord<Decoder.Value>) async throws -> Void
     ) {
         self.init(configuration: configuration, handler: .record(decoder, locking: locking, handler), store: nil,
+                  checkSettings: { () throws(KafkaConfigurationError) in try locking?.validate() },
                   logger: logger, clock: clock, random: random)
     }
 
@@ -64,7 +67,12 @@ public final class KafkaWorker: Service, Sendable {
     ) {
         self.init(configuration: configuration,
                   handler: .record(decoder, idempotency: idempotency, locking: locking, group: configuration.groupID, handler),
-                  store: StoreHooks(idempotency), logger: logger, clock: clock, random: random)
+                  store: StoreHooks(idempotency),
+                  checkSettings: { () throws(KafkaConfigurationError) in
+                      try locking?.validate()
+                      try idempotency.cleanup?.validate()
+                  },
+                  logger: logger, clock: clock, random: random)
     }
 
     /// A batch worker that skips records already processed: one round trip inserts the batch's markers and tells
@@ -77,7 +85,9 @@ public final class KafkaWorker: Service, Sendable {
     ) {
         self.init(configuration: configuration,
                   handler: .batch(decoder, idempotency: idempotency, group: configuration.groupID, batchHandler),
-                  store: StoreHooks(idempotency), logger: logger, clock: clock, random: random)
+                  store: StoreHooks(idempotency),
+                  checkSettings: { () throws(KafkaConfigurationError) in try idempotency.cleanup?.validate() },
+                  logger: logger, clock: clock, random: random)
     }
 
     /// A worker that handles batches (up to `maxBatchSize` records of one lane, in order). A batch that keeps
@@ -87,17 +97,19 @@ public final class KafkaWorker: Service, Sendable {
         clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         batchHandler: @escaping @Sendable ([WorkerRecord<Decoder.Value>]) async throws -> Void
     ) {
-        self.init(configuration: configuration, handler: .batch(decoder, batchHandler), store: nil, logger: logger,
-                  clock: clock, random: random)
+        self.init(configuration: configuration, handler: .batch(decoder, batchHandler), store: nil, checkSettings: {},
+                  logger: logger, clock: clock, random: random)
     }
 
-    private init(configuration: WorkerConfiguration, handler: RecordHandler, store: StoreHooks?, logger: Logger,
+    private init(configuration: WorkerConfiguration, handler: RecordHandler, store: StoreHooks?,
+                 checkSettings: @escaping @Sendable () throws(KafkaConfigurationError) -> Void, logger: Logger,
                  clock: any Clock<Duration>, random: @escaping @Sendable () -> Double) {
         var logger = logger
         logger[metadataKey: LogKey.group] = "\(configuration.groupID)"
         self.configuration = configuration
         self.handler = handler
         self.store = store
+        self.checkSettings = checkSettings
         self.logger = logger
         self.clock = clock
         self.randomUnit = random
@@ -141,7 +153,7 @@ public final class KafkaWorker: Service, Sendable {
     /// it cannot go on (throws: bad configuration, cluster unreachable at start, fatal client error).
     public func run() async throws {
         try configuration.validate()
-        try store?.cleanup?.validate()
+        try checkSettings()
         let alreadyRan = state.withLock { state -> Bool in
             switch state {
             case .running, .finished: return true

@@ -19,7 +19,14 @@ enum RecordHandler: Sendable {
     static func record<D: RecordDecoder>(
         _ decoder: D, locking: Locking<D.Value>?, _ handler: @escaping @Sendable (WorkerRecord<D.Value>) async throws -> Void
     ) -> RecordHandler {
-        .perRecord { record, attempt in
+        guard let locking else {
+            // No closure per record on the plain path.
+            return .perRecord { record, attempt in
+                try await handler(WorkerRecord(record: record, value: try decoder.decode(record), attempt: attempt))
+                return false
+            }
+        }
+        return .perRecord { record, attempt in
             let item = WorkerRecord(record: record, value: try decoder.decode(record), attempt: attempt)
             try await locked(item, locking) { try await handler(item) }
             return false

@@ -247,7 +247,7 @@ final class WorkerRun: Sendable {
             let rate = Double(now.processed - previous.processed) / interval.seconds
             logger.info("summary", metadata: [
                 LogKey.processed: "\(now.processed)", LogKey.failed: "\(now.failed)", LogKey.retried: "\(now.retried)",
-                LogKey.deadLettered: "\(now.deadLettered)", LogKey.throughput: "\(Int(rate)) records/s",
+                LogKey.deadLettered: "\(now.deadLettered)", LogKey.duplicates: "\(now.duplicatesSkipped)", LogKey.throughput: "\(Int(rate)) records/s",
                 LogKey.errorRate: "\((now.errorRate * 10_000).rounded() / 100)%", LogKey.inFlight: "\(inFlight)",
             ])
             previous = now
