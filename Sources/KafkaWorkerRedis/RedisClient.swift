@@ -85,8 +85,7 @@ public actor RedisClient {
     private func exchange(_ commands: [[String]], on channel: any Channel) async throws(RedisError) -> [RESPValue] {
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let timeout = configuration.commandTimeout
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                                     + timeout.components.attoseconds / 1_000_000_000)) {
+        let timer = channel.eventLoop.scheduleTask(in: .milliseconds(timeout.wholeMilliseconds)) {
             promise.fail(RedisError.timeout(timeout))
             channel.close(promise: nil)
         }
@@ -113,8 +112,7 @@ public actor RedisClient {
         let opened: any Channel
         do {
             opened = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(Int64(configuration.connectTimeout.components.seconds) * 1000
-                                              + configuration.connectTimeout.components.attoseconds / 1_000_000_000_000_000))
+                .connectTimeout(.milliseconds(configuration.connectTimeout.wholeMilliseconds))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -139,6 +137,11 @@ public actor RedisClient {
                 // The server's message names the problem (WRONGPASS, NOAUTH…), never the password.
                 throw .unavailable("Redis refused the connection set-up: \(message)")
             }
+        }
+        // Another caller may have connected meanwhile (the actor lets others in while this one awaited).
+        if let current = channel, current.isActive {
+            try? await opened.close()
+            return current
         }
         channel = opened
         return opened

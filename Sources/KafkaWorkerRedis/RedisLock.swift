@@ -1,3 +1,4 @@
+import KafkaClient
 public import KafkaWorker
 
 /// A ``DistributedLock`` on one Redis server.
@@ -58,7 +59,5 @@ public final class RedisLock: DistributedLock {
         return value
     }
 
-    static func milliseconds(_ duration: Duration) -> String {
-        "\(max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))"
-    }
+    static func milliseconds(_ duration: Duration) -> String { "\(max(1, duration.wholeMilliseconds))" }
 }

@@ -1,5 +1,5 @@
 import CSQLite
-import KafkaWorker
+import KafkaClient
 
 /// One SQLite connection. Not thread-safe: ``SQLiteIdempotencyStore`` uses it only on its own serial queue.
 final class SQLiteConnection {
@@ -17,8 +17,7 @@ final class SQLiteConnection {
         }
         self.handle = handle
         sqlite3_extended_result_codes(handle, 1)
-        sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.components.seconds * 1000
-                                           + busyTimeout.components.attoseconds / 1_000_000_000_000_000))
+        sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.wholeMilliseconds))
     }
 
     deinit {

@@ -34,7 +34,7 @@ struct RecordRunner: Sendable {
                 } else {
                     duplicate = try await handle(record, attempt)
                 }
-                if duplicate { skippedDuplicates([record.position]) }
+                if duplicate { skippedDuplicate(record.position) }
                 return duplicate ? .duplicate : .handled
             } catch {
                 guard stillCurrent() else { return .abandoned }
@@ -146,11 +146,9 @@ struct RecordRunner: Sendable {
         }
     }
 
-    private func skippedDuplicates(_ positions: [KafkaTopicPartitionOffset]) {
-        metrics.duplicatesSkipped(positions.count)
-        for position in positions {
-            events.emit(WorkerEvent(kind: .duplicateSkipped, record: position, message: "already processed; skipped"))
-        }
+    private func skippedDuplicate(_ position: KafkaTopicPartitionOffset) {
+        metrics.duplicatesSkipped(1)
+        events.emit(WorkerEvent(kind: .duplicateSkipped, record: position, message: "already processed; skipped"))
     }
 
     private func failedAttempt(_ record: KafkaRecord, error: any Error) {
