@@ -41,6 +41,20 @@ struct RoundTripTests {
         #expect(received[1...].allSatisfy { $0.headers.isEmpty })
     }
 
+    @Test("fetch.readHeaders = false leaves headers out and keeps everything else")
+    func headersOff() async throws {
+        let topic = try KafkaTesting.topic("noheaders")
+        let producer = try KafkaTesting.producer()
+        _ = try await producer.send(KafkaProducerRecord(topic: topic, key: "k", value: "v",
+                                                        headers: [KafkaHeader(name: "h", string: "x")]))
+        await producer.close()
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic) { $0.fetch.readHeaders = false }
+        let received = try await KafkaTesting.collect(1, from: consumer)
+        await consumer.close()
+        #expect(received.first?.headers == [])
+        #expect(received.first?.keyString == "k" && received.first?.valueString == "v")
+    }
+
     @Test("10,000 records keep their order in every partition")
     func orderingPerPartition() async throws {
         let topic = try KafkaTesting.topic("order", partitions: 4)

@@ -32,6 +32,10 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         /// `queued.max.messages.kbytes` (default 65,536 KiB): prefetched data at which fetching stops.
         /// Range 1...2097151.
         public var maxQueuedKilobytes: Int = 65_536
+        /// Whether records carry their headers (default `true`). librdkafka 2.0.2 allocates while parsing a
+        /// record's headers even when it has none; a consumer that never reads headers is faster with `false`
+        /// (see BENCHMARKS.md). A worker's dead letters then carry no original headers (their `dlq.*` ones remain).
+        public var readHeaders: Bool = true
         public init() {}
     }
 

@@ -8,7 +8,8 @@ public struct KafkaRecordBatches: AsyncSequence, Sendable {
         let consumer: KafkaConsumer
 
         public mutating func next() async throws -> [KafkaRecord]? {
-            try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure)?.records()
+            try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure)?
+                .records(readHeaders: consumer.core.configuration.fetch.readHeaders)
         }
     }
 

@@ -4,6 +4,10 @@ internal import Crdkafka
 struct RDKafkaMessageReader {
     private var lastTopicHandle: OpaquePointer?
     private var lastTopicName = ""
+    /// `false` leaves headers out (``KafkaConsumerConfiguration/Fetch/readHeaders``).
+    let readHeaders: Bool
+
+    init(readHeaders: Bool = true) { self.readHeaders = readHeaders }
 
     mutating func record(from message: UnsafePointer<rd_kafka_message_t>) -> KafkaRecord {
         let msg = message.pointee
@@ -17,7 +21,7 @@ struct RDKafkaMessageReader {
             offset: msg.offset,
             key: Self.bytes(msg.key, msg.key_len),
             value: Self.bytes(msg.payload, msg.len),
-            headers: Self.headers(of: message),
+            headers: readHeaders ? Self.headers(of: message) : [],
             timestamp: KafkaTimestamp(message: message))
     }
 

@@ -29,12 +29,12 @@ final class RDKafkaMessageBatch: HandoffBatch {
     }
 
     /// Converts and frees the messages. A second call returns nothing.
-    func records() -> [KafkaRecord] {
+    func records(readHeaders: Bool = true) -> [KafkaRecord] {
         let taken = messages.withLock { messages in
             defer { messages.removeAll() }
             return messages
         }
-        var reader = RDKafkaMessageReader()
+        var reader = RDKafkaMessageReader(readHeaders: readHeaders)
         var records: [KafkaRecord] = []
         records.reserveCapacity(taken.count)
         for message in taken {

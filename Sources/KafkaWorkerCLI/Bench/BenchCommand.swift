@@ -98,6 +98,9 @@ struct BenchCommand: AsyncParsableCommand {
                 try await contenders.worker(mode: OrderingMode(name: mode)!, count: records)
             })
         }
+        table.add("worker(partition, no hdrs)", try await best(of: repeats) {
+            try await contenders.worker(mode: .partition, count: records, readHeaders: false)
+        })
         table.add("commit per record (source)", try await contenders.commitPerRecord(count: seedRecords))
         for line in table.lines(baseline: "bare librdkafka loop", headline: "worker(partition)") { printLine(line) }
     }

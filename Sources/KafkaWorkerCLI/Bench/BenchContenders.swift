@@ -31,9 +31,10 @@ struct BenchContenders {
     }
 
     /// The worker with a handler that does nothing: what the framework itself costs.
-    func worker(mode: OrderingMode, count: Int) async throws -> BenchResult {
+    func worker(mode: OrderingMode, count: Int, readHeaders: Bool = true) async throws -> BenchResult {
         var configuration = WorkerConfiguration(bootstrapServers: servers, groupID: "", topics: [topic])
         configuration.consumer = consumerConfiguration("worker-\(mode)")
+        configuration.consumer.fetch.readHeaders = readHeaders
         configuration.ordering = mode
         configuration.deadLetter.enabled = false
         if let bufferedPerPartition {
