@@ -52,3 +52,12 @@ public struct ExternalTool: Sendable {
         return Output(status: status, standardOutput: String(decoding: data, as: UTF8.self))
     }
 }
+
+extension ExternalTool {
+    /// Runs kcat with `arguments` and returns what it printed; a non-zero exit is a ``Failure``.
+    public static func kcat(_ arguments: [String], input: String = "") async throws -> String {
+        let output = try await ExternalTool("kcat").run(arguments, input: input)
+        guard output.status == 0 else { throw Failure(description: "kcat \(arguments) exited with \(output.status)") }
+        return output.standardOutput
+    }
+}

@@ -3,20 +3,13 @@ import KafkaClient
 import KafkaWorkerTesting
 import Testing
 
-/// Runs kcat; fails the test on a non-zero exit.
-func kcat(_ arguments: [String], input: String = "") async throws -> String {
-    let output = try await ExternalTool("kcat").run(arguments, input: input)
-    #expect(output.status == 0, "kcat \(arguments) exited with \(output.status)")
-    return output.standardOutput
-}
-
 @Suite("Interoperability with kcat", .timeLimit(.minutes(2)))
 struct InteropTests {
     @Test("kcat produces to the embedded cluster and our consumer reads it")
     func kcatProducesWeConsume() async throws {
         let topic = try KafkaTesting.topic("kcat-in")
         let lines = (0..<20).map { "k\($0):order \($0)" }.joined(separator: "\n") + "\n"
-        _ = try await kcat(["-P", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic, "-K:", "-p", "0"],
+        _ = try await ExternalTool.kcat(["-P", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic, "-K:", "-p", "0"],
                           input: lines)
         let consumer = try KafkaTesting.consumer(subscribedTo: topic)
         let records = try await KafkaTesting.collect(20, from: consumer)
@@ -33,7 +26,7 @@ struct InteropTests {
             KafkaProducerRecord(topic: topic, key: "k\($0)", value: "v\($0)", headers: [KafkaHeader(name: "n", string: "\($0)")])
         })
         await producer.close()
-        let output = try await kcat(["-C", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic,
+        let output = try await ExternalTool.kcat(["-C", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic,
                                             "-o", "beginning", "-e", "-q", "-f", "%k=%s %h\\n"])
         #expect(output.split(separator: "\n").map(String.init) == (0..<5).map { "k\($0)=v\($0) n=\($0)" })
     }

@@ -13,13 +13,6 @@ let kafkaWorkerBinary: URL = {
     return directory.appendingPathComponent("kafka-worker")
 }()
 
-/// Runs kcat; fails the test on a non-zero exit.
-func kcat(_ arguments: [String], input: String = "") async throws -> String {
-    let output = try await ExternalTool("kcat").run(arguments, input: input)
-    #expect(output.status == 0, "kcat \(arguments) exited with \(output.status)")
-    return output.standardOutput
-}
-
 @Suite("kafka-worker broker", .timeLimit(.minutes(1)))
 struct BrokerCommandTests {
     @Test("prints bootstrap.servers first, serves kcat, writes the bootstrap file, exits 0 on SIGTERM and SIGINT",
@@ -51,10 +44,10 @@ struct BrokerCommandTests {
         let servers = String(firstLine.dropFirst("bootstrap.servers=".count))
         #expect(servers.split(separator: ",").count == 2)
 
-        _ = try await kcat(["-P", "-b", servers, "-t", "orders", "-K:", "-p", "2"], input: "o1:first\no2:second\n")
-        let read = try await kcat(["-C", "-b", servers, "-t", "orders", "-p", "2", "-o", "beginning", "-e", "-q", "-f", "%k=%s\\n"])
+        _ = try await ExternalTool.kcat(["-P", "-b", servers, "-t", "orders", "-K:", "-p", "2"], input: "o1:first\no2:second\n")
+        let read = try await ExternalTool.kcat(["-C", "-b", servers, "-t", "orders", "-p", "2", "-o", "beginning", "-e", "-q", "-f", "%k=%s\\n"])
         #expect(read == "o1=first\no2=second\n")
-        let metadata = try await kcat(["-L", "-b", servers, "-t", "orders"])
+        let metadata = try await ExternalTool.kcat(["-L", "-b", servers, "-t", "orders"])
         #expect(metadata.contains("3 partitions"))
 
         kill(process.processIdentifier, signal)

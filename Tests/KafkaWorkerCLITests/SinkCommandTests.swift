@@ -95,8 +95,13 @@ struct SinkCommandTests {
         #expect(counts.first?[0] == .integer(300))
         #expect(counts.first?[1] == .integer(300))
         let stopped = outputs.compactMap { $0.split(separator: "\n").last { $0.hasPrefix("sink stopped:") } }
+        let written = stopped.compactMap { Self.number(before: " written", in: String($0)) }.reduce(0, +)
         let skipped = stopped.compactMap { Self.number(before: " duplicates skipped", in: String($0)) }.reduce(0, +)
-        #expect(skipped == 300, "\(stopped)")
+        // Exactly one write per id across the three processes. Skips are at least the 300 re-sent copies; a
+        // rebalance between the sinks can redeliver records whose commit had not happened yet, and those are
+        // skipped too.
+        #expect(written == 300, "\(stopped)")
+        #expect(skipped >= 300, "\(stopped)")
     }
 
     @Test("a bad --dedup-key is refused with the accepted values")

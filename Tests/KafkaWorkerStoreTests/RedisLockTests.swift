@@ -29,9 +29,10 @@ struct RedisLockTests {
         let lock = RedisLock(client: try TestServers.redis())
         let name = KafkaTesting.unique("slow")
         let intruders = Tally()
-        let result = try await lock.withLock(name, lease: .milliseconds(300)) {
-            // Run four leases long; meanwhile others keep trying.
-            for _ in 0..<12 {
+        // A 1 s lease renewed every ~333 ms leaves 667 ms of slack for a busy machine.
+        let result = try await lock.withLock(name, lease: .seconds(1)) {
+            // Run three leases long; meanwhile others keep trying.
+            for _ in 0..<30 {
                 try await Task.sleep(for: .milliseconds(100))
                 if try await lock.tryAcquire(name, lease: .seconds(1)) != nil { intruders.add() }
             }
@@ -103,7 +104,7 @@ struct RedisLockTests {
     /// of one counter, one holder pausing past the lease. The control must lose updates; ours must not.
     @Test func theSourcesSetNXPlusDelLosesUpdatesAndOursDoesNot() async throws {
         let client = try TestServers.redis()
-        let lease = Duration.milliseconds(300)
+        let lease = Duration.seconds(1)
 
         @Sendable func increment(_ counter: String, pause: Duration) async throws {
             let value = try await client.send("GET", counter).string.flatMap { Int($0) } ?? 0
@@ -144,7 +145,8 @@ struct RedisLockTests {
             while true {
                 do {
                     try await lock.withLock("lock:\(counter)", lease: lease) {
-                        try await increment(counter, pause: index == 0 ? .milliseconds(450) : .milliseconds(10))
+                        // The slow holder pauses 1.5 leases; renewal keeps its lock.
+                        try await increment(counter, pause: index == 0 ? .milliseconds(1_500) : .milliseconds(10))
                     }
                     return
                 } catch is LockBusy {
