@@ -79,7 +79,7 @@ struct SinkCommand: AsyncParsableCommand {
                 let rows = Array(repeating: "(?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
                 try await transaction.execute("INSERT INTO \(table) VALUES \(rows)", try chunk.flatMap { record in
                     [SQLiteValue.text(try key.value(of: record)), .text(record.topic), .integer(Int64(record.partition)),
-                     .integer(record.offset), record.key.map { .blob($0) } ?? .null, record.record.value.map { .blob($0) } ?? .null]
+                     .integer(record.offset), Self.blob(record.key), Self.blob(record.record.value)]
                 })
             }
         }
@@ -98,6 +98,10 @@ struct SinkCommand: AsyncParsableCommand {
         defer { progress.cancel() }
         try await worker.run()
         printLine("sink stopped: " + Self.totals(worker.statistics))
+    }
+
+    private static func blob(_ bytes: KafkaBytes?) -> SQLiteValue {
+        bytes.map { .blob(Array($0)) } ?? .null
     }
 
     static func totals(_ statistics: WorkerStatistics) -> String {

@@ -44,7 +44,7 @@ struct RetryAndDecodingTests {
         ([0xFF, 0xFE], "invalid JSON"), (Array(String(repeating: "[", count: 10_000).utf8), "invalid JSON"),
     ])
     func decodingFailures(value: [UInt8]?, expected: String) {
-        let record = KafkaRecord(topic: "t", partition: 0, offset: 0, value: value)
+        let record = KafkaRecord(topic: "t", partition: 0, offset: 0, value: value.map(KafkaBytes.init))
         let error = #expect(throws: DecodingFailure.self) { try JSONRecordDecoder<Order>().decode(record) }
         #expect(error?.description.contains(expected) == true, "\(String(describing: error))")
         #expect(error?.description.contains("secret-payload") == false)

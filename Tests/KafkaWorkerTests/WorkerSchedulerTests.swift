@@ -16,7 +16,7 @@ struct WorkerSchedulerTests {
     static func records(_ partition: KafkaTopicPartition, _ offsets: Range<Int64>, key: (Int64) -> String = { _ in "k" })
         -> [KafkaRecord]
     {
-        offsets.map { KafkaRecord(topic: partition.topic, partition: partition.partition, offset: $0, key: Array(key($0).utf8)) }
+        offsets.map { KafkaRecord(topic: partition.topic, partition: partition.partition, offset: $0, key: KafkaBytes(utf8: key($0))) }
     }
 
     static func chunk(_ take: WorkerScheduler.Take) -> WorkerScheduler.Chunk? {

@@ -32,6 +32,7 @@ extension ConsumerCore {
                 && !handoff.waitForRoom(timeout: configuration.handoff.pauseAfter) {
                 enterBackpressure()
             }
+            headerRegistry.sweep()
             var message = rd_kafka_consumer_poll(rk, 100)
             while let current = message {
                 if current.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -43,7 +44,7 @@ extension ConsumerCore {
                 message = (batch.count < maxBatch && fatal == nil) ? rd_kafka_consumer_poll(rk, 0) : nil
             }
             if !batch.isEmpty {
-                handoff.push(RDKafkaMessageBatch(batch))
+                handoff.push(RDKafkaMessageBatch(batch, client: client, registry: headerRegistry))
                 batch = []
                 batch.reserveCapacity(maxBatch)
             }
@@ -71,8 +72,10 @@ extension ConsumerCore {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             handleError(KafkaError(rdCode: err, operation: "close"))
         }
-        // Records of a closed consumer are no one's: drop them now, while the client still lives.
+        // Records of a closed consumer are no one's: drop them now, while the client still lives; records
+        // still held let go of their messages (their headers are parsed now).
         handoff.purgeAll()
+        headerRegistry.releaseAll()
         handoff.finish(error: failure)
         let waiters = state.withLock { state in
             state.lifecycle = .closed

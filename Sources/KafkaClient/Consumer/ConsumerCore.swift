@@ -30,6 +30,8 @@ final class ConsumerCore: Sendable {
     let events: AsyncStream<KafkaConsumerEvent>
     private let eventSink: AsyncStream<KafkaConsumerEvent>.Continuation
     let handoff: RecordHandoff<RDKafkaMessageBatch>
+    /// Fetched messages kept for headers not parsed yet.
+    let headerRegistry = RDKafkaHeaderRegistry()
 
     init(configuration: KafkaConsumerConfiguration, hooks: KafkaRebalanceHooks, logger: Logger) {
         self.configuration = configuration

@@ -3,13 +3,13 @@ public struct KafkaProducerRecord: Sendable, Hashable {
     public var topic: String
     /// The partition, or `nil` to let the partitioner choose (by key hash; random for null keys).
     public var partition: Int32?
-    public var key: [UInt8]?
-    public var value: [UInt8]?
+    public var key: KafkaBytes?
+    public var value: KafkaBytes?
     public var headers: [KafkaHeader]
     /// Create time in milliseconds since 1970, or `nil` for "now".
     public var timestampMilliseconds: Int64?
 
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]? = nil,
+    public init(topic: String, partition: Int32? = nil, key: KafkaBytes? = nil, value: KafkaBytes? = nil,
                 headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil) {
         self.topic = topic
         self.partition = partition
@@ -22,8 +22,8 @@ public struct KafkaProducerRecord: Sendable, Hashable {
     /// A record with UTF-8 text key and value.
     public init(topic: String, partition: Int32? = nil, key: String?, value: String?,
                 headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil) {
-        self.init(topic: topic, partition: partition, key: key.map { Array($0.utf8) },
-                  value: value.map { Array($0.utf8) }, headers: headers, timestampMilliseconds: timestampMilliseconds)
+        self.init(topic: topic, partition: partition, key: key.map(KafkaBytes.init(utf8:)),
+                  value: value.map(KafkaBytes.init(utf8:)), headers: headers, timestampMilliseconds: timestampMilliseconds)
     }
 }
 

@@ -140,11 +140,11 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Gives `body` the bytes: a nil base address for a null key/value, a real (zero-length) one for empty bytes.
-    private static func withOptionalBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+    private static func withOptionalBytes<T>(_ bytes: KafkaBytes?, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         guard let bytes else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         guard !bytes.isEmpty else {
             return withUnsafeBytes(of: UInt8(0)) { body(UnsafeRawBufferPointer(start: $0.baseAddress, count: 0)) }
         }
-        return bytes.withUnsafeBytes(body)
+        return bytes.withUnsafeBytes { body($0) }
     }
 }

@@ -1,28 +1,56 @@
 internal import Crdkafka
 
-/// Converts consumed `rd_kafka_message_t`s into ``KafkaRecord``s, remembering topic names by handle.
-struct RDKafkaMessageReader {
-    private var lastTopicHandle: OpaquePointer?
-    private var lastTopicName = ""
-    /// `false` leaves headers out (``KafkaConsumerConfiguration/Fetch/readHeaders``).
-    let readHeaders: Bool
-
-    init(readHeaders: Bool = true) { self.readHeaders = readHeaders }
-
-    mutating func record(from message: UnsafePointer<rd_kafka_message_t>) -> KafkaRecord {
-        let msg = message.pointee
-        if msg.rkt != lastTopicHandle {
-            lastTopicHandle = msg.rkt
-            lastTopicName = String(cString: rd_kafka_topic_name(msg.rkt))
+/// Turns consumed `rd_kafka_message_t`s into ``KafkaRecord``s sharing one ``KafkaRecordBlock``: one buffer
+/// for all keys and values, copied in one pass, so a batch costs a few allocations instead of two per record.
+/// Headers are parsed on first use (``RDKafkaLazyHeaders``).
+enum RDKafkaMessageReader {
+    /// Records of `messages`. With a `headerSource` the records' headers are parsed from it on first use,
+    /// else they are left out.
+    static func records(from messages: some Collection<UnsafeMutablePointer<rd_kafka_message_t>>,
+                        headerSource: RDKafkaLazyHeaders?) -> [KafkaRecord] {
+        var size = 0
+        for message in messages {
+            if message.pointee.key != nil { size += message.pointee.key_len }
+            if message.pointee.payload != nil { size += message.pointee.len }
         }
-        return KafkaRecord(
-            topic: lastTopicName,
-            partition: msg.partition,
-            offset: msg.offset,
-            key: Self.bytes(msg.key, msg.key_len),
-            value: Self.bytes(msg.payload, msg.len),
-            headers: readHeaders ? Self.headers(of: message) : [],
-            timestamp: KafkaTimestamp(message: message))
+        var topics: [String] = []
+        var topicHandles: [OpaquePointer?] = []
+        var slots: [KafkaRecordBlock.Slot] = []
+        slots.reserveCapacity(messages.count)
+        let storage = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var end = 0
+            func copy(_ pointer: UnsafeRawPointer?, _ count: Int) -> Range<Int>? {
+                guard let pointer else { return nil }
+                if count > 0 {
+                    UnsafeMutableRawPointer(buffer.baseAddress! + end).copyMemory(from: pointer, byteCount: count)
+                }
+                defer { end += count }
+                return end..<end + count
+            }
+            for message in messages {
+                let msg = message.pointee
+                let topic: Int
+                if let known = topicHandles.lastIndex(where: { $0 == msg.rkt }) {
+                    topic = known
+                } else {
+                    topic = topics.count
+                    topicHandles.append(msg.rkt)
+                    topics.append(String(cString: rd_kafka_topic_name(msg.rkt)))
+                }
+                slots.append(KafkaRecordBlock.Slot(
+                    topic: topic, key: copy(msg.key, msg.key_len), value: copy(msg.payload, msg.len),
+                    headers: headerSource == nil ? [] : nil))
+            }
+            initialized = end
+        }
+        let block = KafkaRecordBlock(topics: topics, slots: slots, storage: storage, headerSource: headerSource)
+        var records: [KafkaRecord] = []
+        records.reserveCapacity(messages.count)
+        for (slot, message) in messages.enumerated() {
+            records.append(KafkaRecord(block: block, slot: slot, partition: message.pointee.partition,
+                                       offset: message.pointee.offset, timestamp: KafkaTimestamp(message: message)))
+        }
+        return records
     }
 
     static func bytes(_ pointer: UnsafeRawPointer?, _ count: Int) -> [UInt8]? {
@@ -32,21 +60,6 @@ struct RDKafkaMessageReader {
 
     static func bytes(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> [UInt8]? {
         bytes(UnsafeRawPointer(pointer), count)
-    }
-
-    private static func headers(of message: UnsafePointer<rd_kafka_message_t>) -> [KafkaHeader] {
-        var list: OpaquePointer?
-        guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-        var result: [KafkaHeader] = []
-        var index = 0
-        var name: UnsafePointer<CChar>?
-        var value: UnsafeRawPointer?
-        var size = 0
-        while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-            result.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "", value: bytes(value, size)))
-            index += 1
-        }
-        return result
     }
 }
 

@@ -13,35 +13,41 @@ final class RDKafkaMessageBatch: HandoffBatch {
 
     private let messages: Mutex<[Message]>
     let count: Int
+    /// For records whose headers are parsed on first use: the client their messages need alive, and where
+    /// kept messages are tracked.
+    private let client: RDKafkaClient
+    private let registry: RDKafkaHeaderRegistry
 
-    init(_ pointers: [UnsafeMutablePointer<rd_kafka_message_t>]) {
-        messages = Mutex(pointers.map(Message.init))
-        count = pointers.count
+    convenience init(_ pointers: [UnsafeMutablePointer<rd_kafka_message_t>], client: RDKafkaClient, registry: RDKafkaHeaderRegistry) {
+        self.init(messages: pointers.map(Message.init), client: client, registry: registry)
     }
 
-    private init(messages: [Message]) {
+    private init(messages: [Message], client: RDKafkaClient, registry: RDKafkaHeaderRegistry) {
         self.messages = Mutex(messages)
         count = messages.count
+        self.client = client
+        self.registry = registry
     }
 
     deinit {
         for message in messages.withLock({ $0 }) { rd_kafka_message_destroy(message.pointer) }
     }
 
-    /// Converts and frees the messages. A second call returns nothing.
+    /// Converts the messages; they are freed now, or with the records when headers are read (parsed on first use).
+    /// A second call returns nothing.
     func records(readHeaders: Bool = true) -> [KafkaRecord] {
         let taken = messages.withLock { messages in
             defer { messages.removeAll() }
             return messages
         }
-        var reader = RDKafkaMessageReader(readHeaders: readHeaders)
-        var records: [KafkaRecord] = []
-        records.reserveCapacity(taken.count)
-        for message in taken {
-            records.append(reader.record(from: message.pointer))
-            rd_kafka_message_destroy(message.pointer)
+        guard !taken.isEmpty else { return [] }
+        let pointers = taken.map(\.pointer)
+        guard readHeaders else {
+            defer { for message in pointers { rd_kafka_message_destroy(message) } }
+            return RDKafkaMessageReader.records(from: pointers, headerSource: nil)
         }
-        return records
+        let headers = RDKafkaLazyHeaders(messages: pointers, client: client, registry: registry)
+        return RDKafkaMessageReader.records(from: pointers, headerSource: headers)
     }
 
     func removing(_ partitions: Set<KafkaTopicPartition>) -> RDKafkaMessageBatch {
@@ -61,6 +67,6 @@ final class RDKafkaMessageBatch: HandoffBatch {
                 kept.append(message)
             }
         }
-        return RDKafkaMessageBatch(messages: kept)
+        return RDKafkaMessageBatch(messages: kept, client: client, registry: registry)
     }
 }

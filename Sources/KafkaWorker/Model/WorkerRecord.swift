@@ -18,7 +18,7 @@ public struct WorkerRecord<Value: Sendable>: Sendable {
     public var topic: String { record.topic }
     public var partition: Int32 { record.partition }
     public var offset: Int64 { record.offset }
-    public var key: [UInt8]? { record.key }
+    public var key: KafkaBytes? { record.key }
     public var headers: [KafkaHeader] { record.headers }
     public var timestamp: KafkaTimestamp? { record.timestamp }
     /// The key as UTF-8 text, if any.

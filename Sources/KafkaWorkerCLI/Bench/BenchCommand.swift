@@ -36,7 +36,13 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The worker's maxBufferedRecordsPerPartition (default: the worker's default).")
     var bufferedPerPartition: Int?
 
-    @Option(name: .long, help: "Repetitions of each contender; the best run counts.")
+    @Option(name: .long, help: """
+        Comma-separated contenders to run: \(BenchCommand.allContenders.joined(separator: ",")) \
+        (default: all). bare and partition are always run: they make the headline.
+        """)
+    var contenders: String?
+
+    @Option(name: .long, help: "Rounds of all contenders, interleaved; each contender's best round counts.")
     var repeats: Int = 1
 
     @Option(name: .long, help: "What the records go to: none (default; measures the worker against bare librdkafka) or postgres.")
@@ -55,6 +61,10 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard (bootstrapServers == nil) == (topic == nil) else {
             throw ValidationError("--bootstrap-servers and --topic go together")
+        }
+        let unknown = selectedContenders.subtracting(Self.allContenders)
+        guard unknown.isEmpty else {
+            throw ValidationError("--contenders: \(unknown.sorted().joined(separator: ", ")) not among \(Self.allContenders.joined(separator: ", "))")
         }
         guard (1...10).contains(repeats) else { throw ValidationError("--repeats must be in 1...10") }
         guard ["none", "postgres"].contains(sink) else { throw ValidationError("--sink \"\(sink)\" is not one of: none, postgres") }
@@ -83,38 +93,55 @@ struct BenchCommand: AsyncParsableCommand {
         }
         try await BenchData.checkRetained(topic: benchTopic, servers: servers, atLeast: records)
 
-        let contenders = BenchContenders(servers: servers, topic: benchTopic, bufferedPerPartition: bufferedPerPartition,
-                                         logger: logger)
+        let bench = BenchContenders(servers: servers, topic: benchTopic, bufferedPerPartition: bufferedPerPartition,
+                                    logger: logger)
         if sink == "postgres", let url = resolvedPostgresURL {
-            let bench = PostgresSinkBench(servers: servers, topic: benchTopic, contenders: contenders, logger: logger)
-            for line in try await bench.run(url: url, records: records, perRecordRecords: seedRecords) { printLine(line) }
+            let sinkBench = PostgresSinkBench(servers: servers, topic: benchTopic, contenders: bench, logger: logger)
+            for line in try await sinkBench.run(url: url, records: records, perRecordRecords: seedRecords) { printLine(line) }
             return
         }
-        var table = BenchTable()
-        table.add("bare librdkafka loop", try await best(of: repeats) { try await contenders.bare(count: records) })
-        table.add("KafkaConsumer batches", try await best(of: repeats) { try await contenders.consumerBatches(count: records) })
-        for mode in ["partition", "key", "unordered"] {
-            table.add("worker(\(mode))", try await best(of: repeats) {
-                try await contenders.worker(mode: OrderingMode(name: mode)!, count: records)
-            })
+        // Rounds interleave the contenders, so a slow spell of the machine hits all of them alike; each keeps its best.
+        var runs: [(name: String, run: () async throws -> BenchResult)] = [
+            ("bare librdkafka loop", { try await bench.bare(count: records) }),
+        ]
+        let selected = selectedContenders
+        if selected.contains("consumer") {
+            runs.append(("KafkaConsumer batches", { try await bench.consumerBatches(count: records) }))
         }
-        table.add("worker(partition, no hdrs)", try await best(of: repeats) {
-            try await contenders.worker(mode: .partition, count: records, readHeaders: false)
-        })
-        table.add("commit per record (source)", try await contenders.commitPerRecord(count: seedRecords))
+        for mode in ["partition", "key", "unordered"] where selected.contains(mode) {
+            runs.append(("worker(\(mode))", { try await bench.worker(mode: OrderingMode(name: mode)!, count: records) }))
+        }
+        if selected.contains("partition-no-headers") {
+            runs.append(("worker(partition, no hdrs)", {
+                try await bench.worker(mode: .partition, count: records, readHeaders: false)
+            }))
+        }
+        var best: [String: BenchResult] = [:]
+        for _ in 0..<repeats {
+            for contender in runs {
+                let result = try await contender.run()
+                if let known = best[contender.name], known.recordsPerSecond >= result.recordsPerSecond { continue }
+                best[contender.name] = result
+            }
+        }
+        var table = BenchTable()
+        for contender in runs { table.add(contender.name, best[contender.name]!) }
+        if selected.contains("source") {
+            table.add("commit per record (source)", try await bench.commitPerRecord(count: seedRecords))
+        }
         for line in table.lines(baseline: "bare librdkafka loop", headline: "worker(partition)") { printLine(line) }
+    }
+
+    static let allContenders = ["bare", "consumer", "partition", "key", "unordered", "partition-no-headers", "source"]
+
+    /// The contenders asked for, always with the two of the headline.
+    private var selectedContenders: Set<String> {
+        guard let contenders else { return Set(Self.allContenders) }
+        let names = contenders.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return Set(names).union(["bare", "partition"])
     }
 
     private var resolvedPostgresURL: String? {
         postgresURL ?? ProcessInfo.processInfo.environment["POSTGRES_URL"]
-    }
-
-    private func best(of repeats: Int, _ body: () async throws -> BenchResult) async throws -> BenchResult {
-        var best: BenchResult?
-        for _ in 0..<repeats {
-            let result = try await body()
-            if best == nil || result.recordsPerSecond > best!.recordsPerSecond { best = result }
-        }
-        return best!
     }
 }

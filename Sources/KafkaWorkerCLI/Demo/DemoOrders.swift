@@ -45,13 +45,13 @@ struct DemoOrders {
             records.append(record(order))
             if index % 100 == 99 { records.append(record(Self.order(index - 50))) }
             if index % malformedEvery == malformedEvery / 2 && nextMalformed < malformedCount {
-                records.append(KafkaProducerRecord(topic: topic, key: Array("customer-malformed".utf8),
-                                                   value: Self.malformed[nextMalformed]))
+                records.append(KafkaProducerRecord(topic: topic, key: KafkaBytes(utf8: "customer-malformed"),
+                                                   value: Self.malformed[nextMalformed].map(KafkaBytes.init)))
                 nextMalformed += 1
             }
         }
         while nextMalformed < malformedCount {
-            records.append(KafkaProducerRecord(topic: topic, key: Array("customer-malformed".utf8), value: Self.malformed[nextMalformed]))
+            records.append(KafkaProducerRecord(topic: topic, key: KafkaBytes(utf8: "customer-malformed"), value: Self.malformed[nextMalformed].map(KafkaBytes.init)))
             nextMalformed += 1
         }
         return records
