@@ -33,7 +33,8 @@ struct WorkerScheduler: Sendable {
             count += slice.count
         }
 
-        /// The next records, at most `limit`, from one slice.
+        /// The next records, at most `limit`. A long first slice is handed out as it is; short ones (a batch
+        /// spread over many lanes) are joined, so a lane does not pay a chunk's bookkeeping for every few records.
         mutating func take(upTo limit: Int) -> ArraySlice<KafkaRecord>? {
             guard let first = slices.popFirst() else { return nil }
             if first.count > limit {
@@ -41,9 +42,21 @@ struct WorkerScheduler: Sendable {
                 count -= limit
                 return first.prefix(limit)
             }
-            count -= first.count
-            return first
+            guard first.count < Self.joinBelow, let second = slices.first, first.count + second.count <= limit else {
+                count -= first.count
+                return first
+            }
+            var joined = Array(first)
+            while let next = slices.first, joined.count + next.count <= limit {
+                joined.append(contentsOf: next)
+                slices.removeFirst()
+            }
+            count -= joined.count
+            return joined[...]
         }
+
+        /// Slices shorter than this are joined with the ones after them.
+        static let joinBelow = 64
 
         /// Every record queued, in order.
         var records: [KafkaRecord] { slices.flatMap { $0 } }
@@ -150,15 +163,16 @@ struct WorkerScheduler: Sendable {
     }
 
     private mutating func receive(_ run: ArraySlice<KafkaRecord>, of partition: KafkaTopicPartition, _ actions: inout Actions) {
-        guard partitions[partition]?.revoking == false else { return }
-        // Mutated in place (`partitions[partition]!`, `queues[lane, default:]`): a copy would duplicate arrays.
+        // One lookup per run; the state is then mutated in place through its index (a copy would duplicate
+        // its arrays, a lookup per record would hash the topic name per record).
+        guard let position = partitions.index(forKey: partition), !partitions.values[position].revoking else { return }
         var accepted = 0
         if limits.ordering == .partition {
             // Queue the run itself, split only around re-fetched records (offsets already received).
             let lane = LaneKey(partition: partition, slot: 0)
             var rangeStart = run.startIndex
             var refetched = 0
-            for index in run.indices where !partitions[partition]!.receive(run[index].offset) {
+            for index in run.indices where !partitions.values[position].receive(run[index].offset) {
                 queues[lane, default: LaneQueue()].append(run[rangeStart..<index])
                 rangeStart = index + 1
                 refetched += 1
@@ -168,8 +182,8 @@ struct WorkerScheduler: Sendable {
             if accepted > 0 { start(lane, &actions) }
         } else {
             var bySlot = [[KafkaRecord]](repeating: [], count: limits.maxConcurrency)
-            for record in run where partitions[partition]!.receive(record.offset) {
-                bySlot[slot(for: record)].append(record)
+            for record in run where partitions.values[position].receive(record.offset) {
+                bySlot[slot(for: record, of: partition)].append(record)
                 accepted += 1
             }
             for (slot, records) in bySlot.enumerated() where !records.isEmpty {
@@ -180,32 +194,32 @@ struct WorkerScheduler: Sendable {
         }
         guard accepted > 0 else { return }
         buffered += accepted
-        if partitions[partition]!.progress.unfinished >= limits.maxBufferedPerPartition {
-            partitions[partition]!.overLimit = true
+        if partitions.values[position].progress.unfinished >= limits.maxBufferedPerPartition {
+            partitions.values[position].overLimit = true
         }
     }
 
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
     mutating func take(for lane: LaneKey) -> Take {
-        guard !stopping, let epoch = partitions[lane.partition]?.epoch, partitions[lane.partition]?.revoking == false,
-              let records = queues[lane]?.take(upTo: limits.chunkSize)
+        guard !stopping, let position = partitions.index(forKey: lane.partition), !partitions.values[position].revoking,
+              let queue = queues.index(forKey: lane), let records = queues.values[queue].take(upTo: limits.chunkSize)
         else {
             queues[lane] = nil
             running.remove(lane)
             return .idle(next: stopping ? nil : startWaiting())
         }
-        if queues[lane]?.count == 0 { queues[lane] = nil }
-        partitions[lane.partition]!.chunksRunning += 1
+        if queues.values[queue].count == 0 { queues.remove(at: queue) }
+        partitions.values[position].chunksRunning += 1
         inFlight += records.count
-        return .chunk(Chunk(records: records, epoch: epoch))
+        return .chunk(Chunk(records: records, epoch: partitions.values[position].epoch))
     }
 
     /// A lane finished part of a chunk (`finished` offsets) and may still be running the rest.
     mutating func finished(_ offsets: [Int64], of partition: KafkaTopicPartition, epoch: Int) -> Actions {
         var actions = Actions()
         inFlight -= offsets.count
-        guard partitions[partition]?.epoch == epoch else { return actions }
-        let (done, store) = partitions[partition]!.finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
+        guard let position = partitions.index(forKey: partition), partitions.values[position].epoch == epoch else { return actions }
+        let (done, store) = partitions.values[position].finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
         buffered -= done
         if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
         updatePauses(&actions)
@@ -216,7 +230,9 @@ struct WorkerScheduler: Sendable {
     /// Returns whether the lane should yield its slot to a waiting lane (fairness), and which lane to start.
     mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int) -> LaneKey? {
         inFlight -= unfinished
-        if partitions[lane.partition]?.epoch == epoch { partitions[lane.partition]!.chunksRunning -= 1 }
+        if let position = partitions.index(forKey: lane.partition), partitions.values[position].epoch == epoch {
+            partitions.values[position].chunksRunning -= 1
+        }
         guard !waiting.isEmpty, !stopping, queues[lane] != nil else { return nil }
         // Others are waiting for a slot: go to the back of the line and let the first one run.
         running.remove(lane)
@@ -268,14 +284,14 @@ struct WorkerScheduler: Sendable {
 
     /// Whether records of this partition and epoch should still run.
     func isCurrent(_ partition: KafkaTopicPartition, epoch: Int) -> Bool {
-        guard !stopping, let state = partitions[partition] else { return false }
-        return state.epoch == epoch && !state.revoking
+        guard !stopping, let position = partitions.index(forKey: partition) else { return false }
+        return partitions.values[position].epoch == epoch && !partitions.values[position].revoking
     }
 
-    private mutating func slot(for record: KafkaRecord) -> Int {
+    private mutating func slot(for record: KafkaRecord, of partition: KafkaTopicPartition) -> Int {
         switch limits.ordering {
         case .key: return LaneKey.slot(forKey: record.key, slots: limits.maxConcurrency)
-        case .unordered: return nextUnorderedSlot(of: record.topicPartition)
+        case .unordered: return nextUnorderedSlot(of: partition)
         default: return 0
         }
     }
@@ -331,11 +347,12 @@ struct WorkerScheduler: Sendable {
     }
 
     private mutating func updatePauses(_ actions: inout Actions) {
-        for partition in partitions.keys {
-            let (revoking, overLimit, paused) = partitions[partition].map { ($0.revoking, $0.overLimit, $0.paused) }!
-            guard !revoking, overLimit != paused else { continue }
-            partitions[partition]!.paused = overLimit
-            if overLimit { actions.pause.append(partition) } else { actions.resume.append(partition) }
+        for position in partitions.indices {
+            let state = partitions.values[position]
+            guard !state.revoking, state.overLimit != state.paused else { continue }
+            partitions.values[position].paused = state.overLimit
+            let partition = partitions.keys[position]
+            if state.overLimit { actions.pause.append(partition) } else { actions.resume.append(partition) }
         }
     }
 }
