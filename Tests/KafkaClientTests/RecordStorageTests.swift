@@ -62,15 +62,18 @@ struct RecordStorageTests {
         await producer.close()
 
         let consumer = try KafkaTesting.consumer(subscribedTo: topic)
-        let received = try await KafkaTesting.collect(300, from: consumer)
+        var received = try await KafkaTesting.collect(300, from: consumer)
         for record in received {
             let index = Int(record.offset) * 2 + Int(record.partition)
             #expect(record.key == sent[index].key && record.value == sent[index].value, "record \(index)")
             #expect(record.headers == sent[index].headers, "record \(index)")
         }
         #expect(consumer.core.headerRegistry.keptBatches > 0)
-        await consumer.close()
+        // The last record of a batch gone: its messages go back to the poll thread to be freed.
+        received = []
         #expect(consumer.core.headerRegistry.keptBatches == 0)
+        await consumer.close()
+        #expect(consumer.core.headerRegistry.keptBatches == 0 && consumer.core.headerRegistry.retiredBatches == 0)
     }
 
     @Test("headers asked for after the consumer closed or after the batch aged out are still there")

@@ -62,6 +62,28 @@ struct WorkerSchedulerTests {
         #expect(offsetsByKey.values.allSatisfy { $0 == $0.sorted() }, "per key, offsets stay in order")
     }
 
+    @Test("short queued runs are joined into one chunk, in order and up to the chunk size; long runs are not copied")
+    func shortRunsJoined() {
+        var scheduler = Self.scheduler(chunk: 10)
+        _ = scheduler.assign([Self.p0])
+        let lane = LaneKey(partition: Self.p0, slot: 0)
+        // Seven fetched batches of three records each, queued before the lane takes anything.
+        for start in stride(from: Int64(0), to: 21, by: 3) { _ = scheduler.receive(Self.records(Self.p0, start..<start + 3)) }
+        var chunks: [[Int64]] = []
+        while let chunk = Self.chunk(scheduler.take(for: lane)) {
+            chunks.append(chunk.records.map(\.offset))
+            _ = scheduler.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: 0)
+        }
+        #expect(chunks == [Array(0..<9), Array(9..<18), Array(18..<21)])
+        #expect(scheduler.inFlight == 21)
+
+        // A long run is handed out as a slice of the fetched batch, split at the chunk size.
+        _ = scheduler.receive(Self.records(Self.p0, 21..<46))
+        var long: [[Int64]] = []
+        while let chunk = Self.chunk(scheduler.take(for: lane)) { long.append(chunk.records.map(\.offset)) }
+        #expect(long == [Array(21..<31), Array(31..<41), Array(41..<46)])
+    }
+
     @Test("at most maxConcurrency lanes run; a finished lane hands its slot to a waiting one")
     func concurrencyLimit() {
         var scheduler = Self.scheduler(.unordered, concurrency: 2)

@@ -32,9 +32,11 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         /// `queued.max.messages.kbytes` (default 65,536 KiB): prefetched data at which fetching stops.
         /// Range 1...2097151.
         public var maxQueuedKilobytes: Int = 65_536
-        /// Whether records carry their headers (default `true`). librdkafka 2.0.2 allocates while parsing a
-        /// record's headers even when it has none; a consumer that never reads headers is faster with `false`
-        /// (see BENCHMARKS.md). A worker's dead letters then carry no original headers (their `dlq.*` ones remain).
+        /// Whether records carry their headers (default `true`). Headers are parsed on first use: librdkafka
+        /// 2.0.2 allocates while parsing a record's headers even when it has none, so a batch's messages are kept
+        /// (at most 1 s, never past `close()`) until its headers are asked for or its records are gone. `false`
+        /// leaves headers out and frees each message as soon as its record is built; a worker's dead letters then
+        /// carry no original headers (their `dlq.*` ones remain).
         public var readHeaders: Bool = true
         public init() {}
     }

@@ -33,6 +33,7 @@ extension ConsumerCore {
                 enterBackpressure()
             }
             headerRegistry.sweep()
+            headerRegistry.freeRetired()
             var message = rd_kafka_consumer_poll(rk, 100)
             while let current = message {
                 if current.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {

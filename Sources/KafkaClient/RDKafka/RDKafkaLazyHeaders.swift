@@ -57,7 +57,15 @@ final class RDKafkaLazyHeaders: KafkaHeaderSource {
 
     func blockEnded() {
         registry.remove(self)
-        state.withLock { Self.destroyMessages(&$0) }
+        // The poll thread frees them, as a plain librdkafka loop would: lanes only drop their records.
+        let retired = state.withLock { state in
+            defer {
+                state.messages = []
+                state.client = nil
+            }
+            return RDKafkaRetiredMessages(messages: state.messages, client: state.client)
+        }
+        if !retired.messages.isEmpty { registry.retire(retired) }
     }
 
     private static func destroyMessages(_ state: inout State) {
@@ -83,12 +91,23 @@ final class RDKafkaLazyHeaders: KafkaHeaderSource {
     }
 }
 
-/// The lazily parsed header sets of one consumer that still keep messages.
+/// Messages whose records are gone, waiting for the poll thread to free them.
+/// `@unchecked Sendable`: handed from the lane that dropped the last record to the poll thread, touched by one at a time.
+struct RDKafkaRetiredMessages: @unchecked Sendable {
+    var messages: [UnsafeMutablePointer<rd_kafka_message_t>]
+    /// Keeps `rd_kafka_destroy` from running before they are freed.
+    var client: RDKafkaClient?
+}
+
+/// The lazily parsed header sets of one consumer that still keep messages, and messages to free.
 final class RDKafkaHeaderRegistry: Sendable {
     /// How long a batch's messages are kept for its headers before they are parsed and let go.
     static let maximumAge: UInt64 = 1_000_000_000
 
     private let sources = Mutex<[ObjectIdentifier: RDKafkaLazyHeaders]>([:])
+    private let retired = Mutex<[RDKafkaRetiredMessages]>([])
+    /// Whether the poll thread is there to free retired messages; after it ended, they are freed at once.
+    private let collecting = Atomic<Bool>(true)
     private let lastSweep = Atomic<UInt64>(0)
 
     func add(_ source: RDKafkaLazyHeaders) {
@@ -99,8 +118,10 @@ final class RDKafkaHeaderRegistry: Sendable {
         _ = sources.withLock { $0.removeValue(forKey: ObjectIdentifier(source)) }
     }
 
-    /// Messages kept in memory for headers (for tests and diagnostics).
+    /// Batches whose messages are kept for headers (for tests and diagnostics).
     var keptBatches: Int { sources.withLock { $0.count } }
+    /// Batches whose messages wait for the poll thread to free them.
+    var retiredBatches: Int { retired.withLock { $0.count } }
 
     /// Parses and lets go of batches older than ``maximumAge`` (poll thread, at most every quarter of it).
     func sweep(now: UInt64 = DispatchTime.now().uptimeNanoseconds) {
@@ -115,8 +136,35 @@ final class RDKafkaHeaderRegistry: Sendable {
         for source in old { source.release() }
     }
 
-    /// Parses and lets go of everything kept (the consumer is closing; its handle must outlive no message).
+    /// Hands messages to the poll thread to free (``freeRetired()``).
+    func retire(_ messages: RDKafkaRetiredMessages) {
+        let queued = retired.withLock { retired -> Bool in
+            guard collecting.load(ordering: .relaxed) else { return false }
+            retired.append(messages)
+            return true
+        }
+        if !queued { Self.free(messages) }
+    }
+
+    /// Frees retired messages (poll thread, once per poll round).
+    func freeRetired() {
+        let taken = retired.withLock { retired -> [RDKafkaRetiredMessages] in
+            guard !retired.isEmpty else { return [] }
+            defer { retired.removeAll(keepingCapacity: true) }
+            return retired
+        }
+        for messages in taken { Self.free(messages) }
+    }
+
+    private static func free(_ retired: RDKafkaRetiredMessages) {
+        for message in retired.messages { rd_kafka_message_destroy(message) }
+    }
+
+    /// Parses and lets go of everything kept, frees what is retired, and from now on frees retired messages at
+    /// once (the consumer is closing; its handle must outlive no message).
     func releaseAll() {
+        retired.withLock { _ in collecting.store(false, ordering: .relaxed) }
+        freeRetired()
         let all = sources.withLock { sources in
             defer { sources.removeAll() }
             return Array(sources.values)

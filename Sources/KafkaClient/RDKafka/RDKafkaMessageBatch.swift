@@ -33,8 +33,8 @@ final class RDKafkaMessageBatch: HandoffBatch {
         for message in messages.withLock({ $0 }) { rd_kafka_message_destroy(message.pointer) }
     }
 
-    /// Converts the messages; they are freed now, or with the records when headers are read (parsed on first use).
-    /// A second call returns nothing.
+    /// Converts the messages. They go to the poll thread to be freed now, or once the records are gone when headers
+    /// are read (parsed on first use). A second call returns nothing.
     func records(readHeaders: Bool = true) -> [KafkaRecord] {
         let taken = messages.withLock { messages in
             defer { messages.removeAll() }
@@ -43,7 +43,7 @@ final class RDKafkaMessageBatch: HandoffBatch {
         guard !taken.isEmpty else { return [] }
         let pointers = taken.map(\.pointer)
         guard readHeaders else {
-            defer { for message in pointers { rd_kafka_message_destroy(message) } }
+            defer { registry.retire(RDKafkaRetiredMessages(messages: pointers, client: client)) }
             return RDKafkaMessageReader.records(from: pointers, headerSource: nil)
         }
         let headers = RDKafkaLazyHeaders(messages: pointers, client: client, registry: registry)

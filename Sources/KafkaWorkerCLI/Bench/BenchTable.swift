@@ -1,24 +1,47 @@
-/// The benchmark's output: one row per contender with its ratio to the baseline, then the headline ratio.
+/// The benchmark's output: one row per contender — its best round, the median of its rounds and the best's ratio
+/// to the baseline's best — then the headline ratio per round, and last the headline ratio of the bests.
 struct BenchTable {
-    private var rows: [(String, BenchResult)] = []
+    private var rows: [(name: String, rounds: [BenchResult])] = []
 
-    mutating func add(_ name: String, _ result: BenchResult) { rows.append((name, result)) }
+    mutating func add(_ name: String, _ result: BenchResult) { rows.append((name, [result])) }
+
+    /// A contender run several times (rounds in the order they ran).
+    mutating func add(_ name: String, rounds: [BenchResult]) { rows.append((name, rounds)) }
 
     func lines(baseline: String, headline: String, baselineLabel: String = "bare") -> [String] {
-        let base = rows.first { $0.0 == baseline }?.1.recordsPerSecond ?? 0
+        func best(_ name: String) -> Double { rate(of: name).max() ?? 0 }
+        let base = best(baseline)
+        func ratio(_ rate: Double, to base: Double) -> String { base > 0 ? format2(rate / base) : "n/a" }
         func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
         func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        func ratio(_ rate: Double) -> String { base > 0 ? String(format2(rate / base)) : "n/a" }
+        let ratioWidth = 4 + max(5, baselineLabel.count)
         var lines = [pad("contender", 28) + padLeft("records", 10) + padLeft("seconds", 10) + padLeft("records/s", 12)
-            + padLeft("vs \(baselineLabel)", 4 + max(5, baselineLabel.count))]
-        for (name, result) in rows {
-            lines.append(pad(name, 28) + padLeft(String(result.records), 10) + padLeft(format2(result.elapsed.seconds), 10)
-                + padLeft(String(Int(result.recordsPerSecond)), 12) + padLeft(ratio(result.recordsPerSecond), 4 + max(5, baselineLabel.count)))
+            + padLeft("median/s", 12) + padLeft("vs \(baselineLabel)", ratioWidth)]
+        for row in rows {
+            let top = row.rounds.max { $0.recordsPerSecond < $1.recordsPerSecond }!
+            lines.append(pad(row.name, 28) + padLeft(String(top.records), 10) + padLeft(format2(top.elapsed.seconds), 10)
+                + padLeft(String(Int(top.recordsPerSecond)), 12) + padLeft(String(Int(median(rate(of: row.name)))), 12)
+                + padLeft(ratio(top.recordsPerSecond, to: base), ratioWidth))
         }
-        let head = rows.first { $0.0 == headline }?.1.recordsPerSecond ?? 0
-        lines.append("\(headline)/\(baselineLabel): \(ratio(head))")
+        let headRounds = rate(of: headline), baseRounds = rate(of: baseline)
+        if headRounds.count > 1 && headRounds.count == baseRounds.count {
+            let perRound = zip(headRounds, baseRounds).map { $1 > 0 ? $0 / $1 : 0 }
+            lines.append("\(headline)/\(baselineLabel) by round: " + perRound.map(format2).joined(separator: " ")
+                + " (median \(format2(median(perRound))))")
+        }
+        lines.append("\(headline)/\(baselineLabel): \(ratio(best(headline), to: base))")
         return lines
     }
+
+    private func rate(of name: String) -> [Double] {
+        rows.first { $0.name == name }?.rounds.map(\.recordsPerSecond) ?? []
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 /// Two decimals, without Foundation's formatting.
