@@ -39,10 +39,19 @@ struct SinkCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Records per transaction at most.")
     var batchSize: Int = 500
 
+    @Option(name: .long, help: """
+        session.timeout.ms: how long the group waits for a silent member (default 45000). Heartbeats go every \
+        third of it, at most every 3 s.
+        """)
+    var sessionTimeoutMs: Int?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         _ = try Self.dedupKey(dedupKey)
+        if let sessionTimeoutMs, !(1_000...3_600_000).contains(sessionTimeoutMs) {
+            throw ValidationError("--session-timeout-ms \(sessionTimeoutMs) is outside the accepted range 1000...3600000")
+        }
         guard SQLiteIdempotencyStore.isValidTableName(table) else {
             throw ValidationError("--table \"\(table)\" is not accepted: use letters, digits and _, not starting with a digit")
         }
@@ -72,6 +81,10 @@ struct SinkCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration(
             bootstrapServers: bootstrapServers.split(separator: ",").map(String.init), groupID: group, topics: topic)
         configuration.maxBatchSize = batchSize
+        if let sessionTimeoutMs {
+            configuration.consumer.session.timeout = .milliseconds(sessionTimeoutMs)
+            configuration.consumer.session.heartbeatInterval = min(.seconds(3), .milliseconds(sessionTimeoutMs / 3))
+        }
         let key = try Self.dedupKey(dedupKey)
         let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
                                  idempotency: Idempotency(store: store, key: key), logger: logger) { records, transaction in

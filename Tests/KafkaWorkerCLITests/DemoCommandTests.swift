@@ -1,16 +1,17 @@
 import Foundation
 import Testing
 
-/// Runs `kafka-worker` with `arguments`; returns its exit status and standard output.
-func runKafkaWorker(_ arguments: [String], signalWhen trigger: String? = nil, signal: Int32 = SIGTERM) async throws
-    -> (status: Int32, output: String)
+/// Runs `kafka-worker` with `arguments`; returns its exit status and standard output (with standard error too
+/// when `withErrors`: usage errors go there).
+func runKafkaWorker(_ arguments: [String], signalWhen trigger: String? = nil, signal: Int32 = SIGTERM,
+                    withErrors: Bool = false) async throws -> (status: Int32, output: String)
 {
     let process = Process()
     process.executableURL = kafkaWorkerBinary
     process.arguments = arguments
     let stdout = Pipe()
     process.standardOutput = stdout
-    process.standardError = FileHandle.nullDevice
+    process.standardError = withErrors ? stdout : FileHandle.nullDevice
     try process.run()
     // Read on a thread of its own: a blocking read must not hold one of Swift's few cooperative threads.
     let output = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
