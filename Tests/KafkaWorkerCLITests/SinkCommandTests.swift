@@ -107,22 +107,17 @@ struct SinkCommandTests {
         #expect(skipped >= 300, "\(stopped)")
     }
 
-    @Test("a bad --dedup-key is refused with the accepted values")
-    func badDedupKey() async throws {
-        let (status, output) = try await runKafkaWorker(["sink", "--bootstrap-servers", "127.0.0.1:1", "--topic", "t",
-                                                         "--group", "g", "--database", "/tmp/x.db", "--dedup-key", "value"],
-                                                        withErrors: true)
+    @Test("a bad option is refused at start, naming it and what is accepted", arguments: [
+        (["--dedup-key", "value"], "--dedup-key \"value\" is not one of: key, header:NAME, offset"),
+        (["--session-timeout-ms", "10"], "--session-timeout-ms 10 is outside the accepted range 1000...3600000"),
+        (["--table", "1x"], "--table \"1x\" is not accepted"),
+    ])
+    func badOption(option: [String], message: String) async throws {
+        let (status, output) = try await runKafkaWorker(
+            ["sink", "--bootstrap-servers", "127.0.0.1:1", "--topic", "t", "--group", "g", "--database", "/tmp/x.db"] + option,
+            withErrors: true)
         #expect(status != 0)
-        #expect(output.contains("--dedup-key \"value\" is not one of: key, header:NAME, offset"), "\(output)")
-    }
-
-    @Test("a --session-timeout-ms out of range is refused with the range")
-    func badSessionTimeout() async throws {
-        let (status, output) = try await runKafkaWorker(["sink", "--bootstrap-servers", "127.0.0.1:1", "--topic", "t",
-                                                         "--group", "g", "--database", "/tmp/x.db", "--session-timeout-ms", "10"],
-                                                        withErrors: true)
-        #expect(status != 0)
-        #expect(output.contains("--session-timeout-ms 10 is outside the accepted range 1000...3600000"), "\(output)")
+        #expect(output.contains(message), "\(output)")
     }
 
     /// Written + skipped, from the last totals line of a sink's output.
