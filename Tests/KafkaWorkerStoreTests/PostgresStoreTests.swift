@@ -197,8 +197,7 @@ struct PostgresStoreTests {
         while true {
             do {
                 return try await work()
-            } catch let error as TransientStoreError where ContinuousClock.now - started < .seconds(10) {
-                _ = error
+            } catch is TransientStoreError where ContinuousClock.now - started < .seconds(10) {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
