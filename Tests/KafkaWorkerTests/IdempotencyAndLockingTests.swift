@@ -31,6 +31,31 @@ struct IdempotencyAndLockingTests {
         #expect(worker.events(.retrying).allSatisfy { $0.error?.contains("held by another owner") == true })
     }
 
+    @Test("a dedup key read from a header: each message id applied once across partitions; no header → dead letter")
+    func headerDedupKey() async throws {
+        let topic = try KafkaTesting.topic("header-key", partitions: 2)
+        func message(_ id: String?, _ partition: Int32) -> KafkaProducerRecord {
+            var record = itemRecord(topic: topic, id: id ?? "none", partition: partition)
+            record.headers = id.map { [KafkaHeader(name: "trace", string: "t"), KafkaHeader(name: "message-id", string: $0)] } ?? []
+            return record
+        }
+        // 30 message ids, each sent to both partitions; one record without the header.
+        try await produce((0..<30).flatMap { [message("m\($0)", 0), message("m\($0)", 1)] } + [message(nil, 0)])
+        let ledger = Ledger()
+        let worker = RunningWorker(KafkaWorker(
+            configuration: KafkaTesting.workerConfiguration(topics: [topic]), decoder: JSONRecordDecoder<Item>(),
+            idempotency: Idempotency(store: InMemoryIdempotencyStore(), key: .header("message-id")),
+            logger: KafkaTesting.logger) { record, _ in ledger.note(record.value.id) })
+        try await waitUntil("61 records finished") {
+            worker.worker.statistics.processed + worker.worker.statistics.deadLettered == 61
+        }
+        try await worker.stop()
+        #expect(ledger.total == 30 && Set(ledger.order) == Set((0..<30).map { "m\($0)" }))
+        #expect(worker.worker.statistics.duplicatesSkipped == 30)
+        #expect(worker.worker.statistics.deadLettered == 1)
+        #expect(worker.events(.deadLettered).first?.error?.contains("message-id") == true)
+    }
+
     @Test("markers are cleaned up after the window, only below committed offsets")
     func markerCleanupInTheWorker() async throws {
         let topic = try KafkaTesting.topic("cleanup")
