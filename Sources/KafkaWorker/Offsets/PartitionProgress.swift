@@ -50,8 +50,14 @@ struct PartitionProgress: Sendable {
     }
 
     private func index(of offset: Int64) -> Int? {
-        // Usually the lowest unfinished record finishes first.
-        if head < offsets.count && offsets[head] == offset { return head }
+        guard head < offsets.count else { return nil }
+        // Usually the lowest unfinished record finishes first; and offsets usually have no gaps, so the distance
+        // from the lowest one is the index (out-of-order finishes in `.key` and `.unordered`).
+        let distance = offset &- offsets[head]
+        if distance >= 0 && distance < Int64(offsets.count - head) {
+            let guess = head + Int(distance)
+            if offsets[guess] == offset { return guess }
+        }
         var low = head, high = offsets.count - 1
         while low <= high {
             let mid = (low + high) / 2
