@@ -100,6 +100,42 @@ struct RecordStorageTests {
         #expect(afterClose.map(\.headers) == sent.map(\.headers))
     }
 
+    @Test("headers read from many tasks while the poll thread lets the messages go are all correct")
+    func concurrentHeaderReads() async throws {
+        let topic = try KafkaTesting.topic("headers-race", partitions: 3)
+        let producer = try KafkaTesting.producer()
+        let sent = (0..<3_000).map {
+            KafkaProducerRecord(topic: topic, partition: Int32($0 % 3), key: "k", value: "\($0)",
+                                headers: [KafkaHeader(name: "n", string: "\($0)")])
+        }
+        for result in await producer.sendAll(sent) { _ = try result.get() }
+        await producer.close()
+        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let records = try await KafkaTesting.collect(3_000, from: consumer)
+        let registry = consumer.core.headerRegistry
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for reader in 0..<6 {
+                group.addTask {
+                    var wrong = 0
+                    let order = reader % 2 == 0 ? Array(records.indices) : records.indices.reversed()
+                    for index in order where records[index].header("n")?.stringValue != records[index].valueString {
+                        wrong += 1
+                    }
+                    return wrong
+                }
+            }
+            group.addTask {
+                // As the poll thread does when batches age out: parse what is left and free the messages.
+                registry.sweep(now: DispatchTime.now().uptimeNanoseconds + 10 * RDKafkaHeaderRegistry.maximumAge)
+                return 0
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+        #expect(registry.keptBatches == 0)
+        await consumer.close()
+    }
+
     private func waitUntil(_ limit: Duration, _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + limit
         while !condition() {
