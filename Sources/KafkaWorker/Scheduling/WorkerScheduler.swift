@@ -347,12 +347,23 @@ struct WorkerScheduler: Sendable {
     }
 
     private mutating func updatePauses(_ actions: inout Actions) {
-        for position in partitions.indices {
-            let state = partitions.values[position]
-            guard !state.revoking, state.overLimit != state.paused else { continue }
-            partitions.values[position].paused = state.overLimit
+        // Positions first: iterating `partitions.indices` while mutating would hold a second reference to the
+        // dictionary's storage and copy it.
+        var changed: [Dictionary<KafkaTopicPartition, Partition>.Index] = []
+        var position = partitions.startIndex
+        while position != partitions.endIndex {
+            // Field by field: reading the whole state would copy (and retain) its offset arrays.
+            if !partitions.values[position].revoking
+                && partitions.values[position].overLimit != partitions.values[position].paused {
+                changed.append(position)
+            }
+            position = partitions.index(after: position)
+        }
+        for position in changed {
+            let overLimit = partitions.values[position].overLimit
+            partitions.values[position].paused = overLimit
             let partition = partitions.keys[position]
-            if state.overLimit { actions.pause.append(partition) } else { actions.resume.append(partition) }
+            if overLimit { actions.pause.append(partition) } else { actions.resume.append(partition) }
         }
     }
 }
