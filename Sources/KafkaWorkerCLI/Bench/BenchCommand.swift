@@ -19,10 +19,10 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     @Option(name: .long, help: "Records to produce and read (embedded cluster).")
-    var records: Int = 200_000
+    var records: Int = 400_000
 
     @Option(name: .long, help: "Partitions of the benchmark topic (embedded cluster).")
-    var partitions: Int = 6
+    var partitions: Int = 12
 
     @Option(name: .long, help: "Records for the commit-per-record pattern (it is slow).")
     var seedRecords: Int = 10_000
@@ -43,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
     var contenders: String?
 
     @Option(name: .long, help: "Rounds of all contenders, interleaved; each contender's best round counts.")
-    var repeats: Int = 1
+    var repeats: Int = 3
 
     @Option(name: .long, help: "What the records go to: none (default; measures the worker against bare librdkafka) or postgres.")
     var sink: String = "none"
