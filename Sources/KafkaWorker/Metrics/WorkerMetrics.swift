@@ -58,55 +58,35 @@ final class WorkerMetrics: Sendable {
 
     var snapshot: Totals { totals.withLock { $0 } }
 
-    func processed(_ count: Int) {
+    /// Counts `count` on `counter` and in the totals behind ``snapshot``.
+    private func add(_ count: Int, to counter: Counter, _ total: WritableKeyPath<Totals, Int>) {
         guard count > 0 else { return }
-        processedCounter.increment(by: count)
-        totals.withLock { $0.processed += count }
+        counter.increment(by: count)
+        totals.withLock { $0[keyPath: total] += count }
     }
 
-    func failedAttempt() {
-        failedCounter.increment()
-        totals.withLock { $0.failed += 1 }
-    }
+    func processed(_ count: Int) { add(count, to: processedCounter, \.processed) }
 
-    func retried() {
-        retriedCounter.increment()
-        totals.withLock { $0.retried += 1 }
-    }
+    func failedAttempt() { add(1, to: failedCounter, \.failed) }
 
-    func deadLettered() {
-        deadLetteredCounter.increment()
-        totals.withLock { $0.deadLettered += 1 }
-    }
+    func retried() { add(1, to: retriedCounter, \.retried) }
+
+    func deadLettered() { add(1, to: deadLetteredCounter, \.deadLettered) }
 
     func deadLetterFailed() { deadLetterFailureCounter.increment() }
 
-    func rebalance() {
-        rebalanceCounter.increment()
-        totals.withLock { $0.rebalances += 1 }
-    }
+    func rebalance() { add(1, to: rebalanceCounter, \.rebalances) }
 
     func commitFailed(_ code: String) {
         Counter(label: Name.commitFailures, dimensions: [("code", code)]).increment()
         commitFailureCounter.increment()
     }
 
-    func duplicatesSkipped(_ count: Int) {
-        guard count > 0 else { return }
-        duplicateCounter.increment(by: count)
-        totals.withLock { $0.duplicatesSkipped += count }
-    }
+    func duplicatesSkipped(_ count: Int) { add(count, to: duplicateCounter, \.duplicatesSkipped) }
 
-    func lockLost() {
-        lockLostCounter.increment()
-        totals.withLock { $0.locksLost += 1 }
-    }
+    func lockLost() { add(1, to: lockLostCounter, \.locksLost) }
 
-    func markersRemoved(_ count: Int) {
-        guard count > 0 else { return }
-        markersRemovedCounter.increment(by: count)
-        totals.withLock { $0.markersRemoved += count }
-    }
+    func markersRemoved(_ count: Int) { add(count, to: markersRemovedCounter, \.markersRemoved) }
 
     func watchdogFired() {
         watchdogCounter.increment()
