@@ -59,8 +59,8 @@ extension ConsumerCore {
         if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
         var error = KafkaError(rdCode: err, operation: "consume")
         // On a consumer error the payload is librdkafka's error text (not NUL-terminated).
-        if let text = RDKafkaMessageReader.bytes(message.pointee.payload, message.pointee.len), !text.isEmpty {
-            error.message = String(decoding: text, as: UTF8.self)
+        if let text = message.pointee.payload, message.pointee.len > 0 {
+            error.message = String(decoding: UnsafeRawBufferPointer(start: text, count: message.pointee.len), as: UTF8.self)
         }
         if err == RD_KAFKA_RESP_ERR__FATAL { error.isFatal = true }
         handleError(error)

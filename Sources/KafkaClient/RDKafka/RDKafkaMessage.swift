@@ -52,15 +52,6 @@ enum RDKafkaMessageReader {
         }
         return records
     }
-
-    static func bytes(_ pointer: UnsafeRawPointer?, _ count: Int) -> [UInt8]? {
-        guard let pointer else { return nil }
-        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
-    }
-
-    static func bytes(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> [UInt8]? {
-        bytes(UnsafeRawPointer(pointer), count)
-    }
 }
 
 extension KafkaTimestamp {
