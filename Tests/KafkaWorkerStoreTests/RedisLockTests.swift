@@ -29,10 +29,11 @@ struct RedisLockTests {
         let lock = RedisLock(client: try TestServers.redis())
         let name = KafkaTesting.unique("slow")
         let intruders = Tally()
-        // A 1 s lease renewed every ~333 ms leaves 667 ms of slack for a busy machine.
-        let result = try await lock.withLock(name, lease: .seconds(1)) {
+        // A 2 s lease renewed every ~667 ms leaves 1.3 s of slack for a busy machine (with a 1 s lease, one full
+        // test run out of a dozen saw a renewal arrive after the lease had run out).
+        let result = try await lock.withLock(name, lease: .seconds(2)) {
             // Run three leases long; meanwhile others keep trying.
-            for _ in 0..<30 {
+            for _ in 0..<60 {
                 try await Task.sleep(for: .milliseconds(100))
                 if try await lock.tryAcquire(name, lease: .seconds(1)) != nil { intruders.add() }
             }
@@ -104,7 +105,7 @@ struct RedisLockTests {
     /// of one counter, one holder pausing past the lease. The control must lose updates; ours must not.
     @Test func theSourcesSetNXPlusDelLosesUpdatesAndOursDoesNot() async throws {
         let client = try TestServers.redis()
-        let lease = Duration.seconds(1)
+        let lease = Duration.seconds(2)
 
         @Sendable func increment(_ counter: String, pause: Duration) async throws {
             let value = try await client.send("GET", counter).string.flatMap { Int($0) } ?? 0
@@ -146,7 +147,7 @@ struct RedisLockTests {
                 do {
                     try await lock.withLock("lock:\(counter)", lease: lease) {
                         // The slow holder pauses 1.5 leases; renewal keeps its lock.
-                        try await increment(counter, pause: index == 0 ? .milliseconds(1_500) : .milliseconds(10))
+                        try await increment(counter, pause: index == 0 ? .milliseconds(3_000) : .milliseconds(10))
                     }
                     return
                 } catch is LockBusy {
