@@ -45,17 +45,28 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
 
     public func prepare() async throws {
         try await run { connection in
-            try await connection.query("""
-                CREATE TABLE IF NOT EXISTS \(unescaped: self.tableName) (
-                    consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
-                    kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
-                    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                    CONSTRAINT \(unescaped: self.markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
-                """, logger: self.logger)
-            try await connection.query("""
-                CREATE INDEX IF NOT EXISTS \(unescaped: String(self.markerConstraint.dropLast(5)))_by_partition
-                ON \(unescaped: self.tableName) (consumer_group, topic, kafka_partition, processed_at)
-                """, logger: self.logger)
+            try await connection.query("BEGIN", logger: self.logger)
+            do {
+                // Workers starting together would race in the catalog: `CREATE … IF NOT EXISTS` is not atomic and
+                // the loser fails with 23505 on pg_class. A transaction-scoped advisory lock takes them in turn.
+                let key = "kafka-worker:schema:\(self.tableName)"
+                for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(key)))", logger: self.logger) {}
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS \(unescaped: self.tableName) (
+                        consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
+                        kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
+                        processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                        CONSTRAINT \(unescaped: self.markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
+                    """, logger: self.logger)
+                try await connection.query("""
+                    CREATE INDEX IF NOT EXISTS \(unescaped: String(self.markerConstraint.dropLast(5)))_by_partition
+                    ON \(unescaped: self.tableName) (consumer_group, topic, kafka_partition, processed_at)
+                    """, logger: self.logger)
+                try await connection.query("COMMIT", logger: self.logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                throw error
+            }
         }
     }
 

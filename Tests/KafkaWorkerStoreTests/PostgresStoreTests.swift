@@ -27,6 +27,32 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Workers starting together all prepare the same table: none may fail (concurrent `CREATE … IF NOT EXISTS`
+    /// alone fails one of them with 23505 on pg_class).
+    @Test func manyWorkersPreparingAtOnceAllSucceed() async throws {
+        try await TestServers.withPostgres { client in
+            for _ in 0..<3 {
+                let table = TestServers.table("markers")
+                let failures = await withTaskGroup(of: String?.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            do {
+                                try await PostgresIdempotencyStore(client: client, tableName: table).prepare()
+                                return nil
+                            } catch {
+                                return "\(error)"
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+                }
+                #expect(failures.isEmpty, "\(failures)")
+                let store = try PostgresIdempotencyStore(client: client, tableName: table)
+                #expect(try await store.withMarkers([Self.marker("a")]) { _, fresh in fresh } == [true])
+            }
+        }
+    }
+
     @Test func handlerWritesCommitWithTheMarkerAndBusinessConstraintsAreNotDuplicates() async throws {
         try await TestServers.withPostgres { client in
             let table = TestServers.table("markers")
