@@ -33,8 +33,12 @@ struct SinkCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Destination table.")
     var table: String = "kafka_sink"
 
-    @Option(name: .long, help: "Dedup key: key (record key), header:NAME, or offset (topic/partition/offset: redelivery only).")
-    var dedupKey: String = "key"
+    @Option(name: .long, help: """
+        Dedup key: offset (default: topic/partition/offset — each message once, whatever its key; protects against \
+        redelivery), key (the record key: only for topics keyed by message id — on a topic keyed by entity every later \
+        message of an entity would be dropped), or header:NAME (a message-id header).
+        """)
+    var dedupKey: String = "offset"
 
     @Option(name: .long, help: "Records per transaction at most.")
     var batchSize: Int = 500

@@ -69,6 +69,7 @@ struct SinkCommandTests {
         let sinks = try (0..<3).map { _ in
             try SpawnedWorker(["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic,
                                "--group", group, "--database", database, "--batch-size", "20", "--log-level", "warning",
+                               "--dedup-key", "key",
                                // The embedded cluster holds a rebalance for the session timeout less 1 s when a member
                                // joins a settled group (a real broker ends it once all members rejoined): keep it short.
                                "--session-timeout-ms", "6000"])
@@ -105,6 +106,27 @@ struct SinkCommandTests {
         // skipped too.
         #expect(written == 300, "\(stopped)")
         #expect(skipped >= 300, "\(stopped)")
+    }
+
+    @Test("by default every message is kept, also on a topic keyed by customer (the dedup key is the position)")
+    func defaultKeepsEveryMessageOfAKey() async throws {
+        let cluster = KafkaTesting.shared
+        let topic = try KafkaTesting.topic("sink-keyed")
+        // 10 customers, 5 messages each: 50 different messages sharing 10 keys.
+        let records = (0..<50).map { KafkaProducerRecord(topic: topic, partition: 0, key: "customer-\($0 % 10)", value: "event \($0)") }
+        try await KafkaTesting.send(records)
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
+        let sink = try SpawnedWorker(["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic,
+                                      "--group", KafkaTesting.unique("sink-group"), "--database", database,
+                                      "--log-level", "warning", "--session-timeout-ms", "6000"])
+        try await waitFor("50 records finished", within: .seconds(60)) { Self.finished(sink.text) >= 50 }
+        #expect(await sink.stop() == 0, "\(sink.text)")
+        let reader = try SQLiteIdempotencyStore(configuration: .init(path: database))
+        let counts = try await reader.withMarkers([]) { transaction, _ in
+            try await transaction.execute("SELECT count(*), count(DISTINCT record_key) FROM kafka_sink")
+        }
+        #expect(counts.first?[0] == .integer(50), "every message of every customer written: \(sink.text)")
+        #expect(counts.first?[1] == .integer(10))
     }
 
     @Test("a bad option is refused at start, naming it and what is accepted", arguments: [
