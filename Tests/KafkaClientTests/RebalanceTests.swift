@@ -30,7 +30,9 @@ final class MemberLog: Sendable {
             },
             onRevoke: { partitions, lost in
                 self.state.withLock { $0.hooks.append("\(lost ? "lost" : "revoke") \(partitions.count)") }
-                guard !lost, let consumer = self.consumer.withLock({ $0 }) else { return }
+            },
+            drain: { partitions in
+                guard let consumer = self.consumer.withLock({ $0 }) else { return }
                 let offsets = self.state.withLock { state in
                     partitions.compactMap { p in state.consumed[p].map { KafkaTopicPartitionOffset(p, offset: $0 + 1) } }
                 }
@@ -171,12 +173,12 @@ struct RebalanceTests {
         await b.close()
     }
 
-    @Test("a hook that never returns delays the rebalance only up to the hook timeout, and is reported")
+    @Test("a drain hook that never returns delays the rebalance only up to the hook timeout, and is reported")
     func hungHookTimesOut() async throws {
         let topic = try KafkaTesting.topic("hunghook")
         var configuration = KafkaTesting.consumerConfiguration(group: KafkaTesting.unique("g"))
         configuration.rebalanceHookTimeout = .seconds(1)
-        let hooks = KafkaRebalanceHooks(onRevoke: { _, _ in
+        let hooks = KafkaRebalanceHooks(drain: { _ in
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
         })
         let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: KafkaTesting.logger)

@@ -168,13 +168,13 @@ struct WorkerSchedulerTests {
         _ = scheduler.receive(Self.records(Self.p0, 0..<6))
         let lane = LaneKey(partition: Self.p0, slot: 0)
         let running = Self.chunk(scheduler.take(for: lane))!
-        scheduler.beginRevoke([Self.p0])
+        let (epochs, _) = scheduler.beginRevoke([Self.p0])
         #expect(!scheduler.isCurrent(Self.p0, epoch: running.epoch))
         #expect(scheduler.chunksRunning(of: [Self.p0]) == 1)
         _ = scheduler.finished([0], of: Self.p0, epoch: running.epoch)
         _ = scheduler.chunkDone(lane: lane, epoch: running.epoch, unfinished: 1)
         #expect(scheduler.chunksRunning(of: [Self.p0]) == 0)
-        #expect(scheduler.completeRevoke([Self.p0]) == [KafkaTopicPartitionOffset(Self.p0, offset: 1)])
+        #expect(scheduler.completeRevoke(epochs).0 == [KafkaTopicPartitionOffset(Self.p0, offset: 1)])
         #expect(scheduler.buffered == 0)
         // Re-assigned: a new epoch; the old one's late result changes nothing.
         _ = scheduler.assign([Self.p0])
@@ -190,7 +190,7 @@ struct WorkerSchedulerTests {
         var scheduler = Self.scheduler()
         _ = scheduler.assign([Self.p0])
         let lanes = scheduler.receive(Self.records(Self.p0, 0..<3)).startLanes
-        scheduler.stop()
+        _ = scheduler.stop()
         guard case .idle(let next) = scheduler.take(for: lanes[0]) else { Issue.record("expected idle"); return }
         #expect(next == nil)
         #expect(scheduler.committableOffsets == [KafkaTopicPartitionOffset(Self.p0, offset: 0)])

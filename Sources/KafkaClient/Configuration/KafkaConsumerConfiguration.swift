@@ -106,7 +106,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// `partition.assignment.strategy` (default `.automatic`, see ``AssignmentStrategy/automatic``).
     public var assignmentStrategy: AssignmentStrategy = .automatic
     public var handoff = Handoff()
-    /// How long a rebalance hook may run before the rebalance proceeds without it (default 30 s).
+    /// How long the poll thread awaits a revoke's drain hook (``KafkaRebalanceHooks``) before it completes the
+    /// revoke without it (default 30 s). Keep it below `max.poll.interval.ms`, the group's rebalance timeout.
     public var rebalanceHookTimeout: Duration = .seconds(30)
 
     public init(bootstrapServers: [String], groupID: String) {

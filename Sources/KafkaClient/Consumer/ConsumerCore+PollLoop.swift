@@ -24,6 +24,14 @@ extension ConsumerCore {
         var batch: [UnsafeMutablePointer<rd_kafka_message_t>] = []
         batch.reserveCapacity(maxBatch)
         var fatal: KafkaError?
+        if let queue = rd_kafka_queue_get_consumer(rk) { pollQueue.withLock { $0 = RDKafkaQueue(pointer: queue) } }
+        /// Hands over what was polled, tagged with the generation it was polled in.
+        func push(generation: Int) {
+            guard !batch.isEmpty else { return }
+            handoff.push(RDKafkaMessageBatch(batch, client: client, registry: headerRegistry, generation: generation))
+            batch = []
+            batch.reserveCapacity(maxBatch)
+        }
 
         while fatal == nil && state.withLock({ $0.lifecycle == .polling }) {
             // A reader briefly behind costs a short wait; only one that stays behind pauses fetching (a pause
@@ -32,10 +40,18 @@ extension ConsumerCore {
                 && !handoff.waitForRoom(timeout: configuration.handoff.pauseAfter) {
                 enterBackpressure()
             }
+            reconcilePauses()
             headerRegistry.sweep()
             headerRegistry.freeRetired()
+            var polledAt = generation.load(ordering: .relaxed)
             var message = rd_kafka_consumer_poll(rk, 100)
             while let current = message {
+                // A rebalance served by this poll: what was polled before it belongs to the earlier generation.
+                let now = generation.load(ordering: .relaxed)
+                if now != polledAt {
+                    push(generation: polledAt)
+                    polledAt = now
+                }
                 if current.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     batch.append(current)
                 } else {
@@ -44,11 +60,7 @@ extension ConsumerCore {
                 }
                 message = (batch.count < maxBatch && fatal == nil) ? rd_kafka_consumer_poll(rk, 0) : nil
             }
-            if !batch.isEmpty {
-                handoff.push(RDKafkaMessageBatch(batch, client: client, registry: headerRegistry))
-                batch = []
-                batch.reserveCapacity(maxBatch)
-            }
+            push(generation: polledAt)
         }
         close(client: client, failure: fatal)
     }
@@ -77,6 +89,7 @@ extension ConsumerCore {
         // still held let go of their messages (their headers are parsed now).
         handoff.purgeAll()
         headerRegistry.releaseAll()
+        if let queue = pollQueue.withLock({ queue in defer { queue = nil }; return queue }) { rd_kafka_queue_destroy(queue.pointer) }
         handoff.finish(error: failure)
         let waiters = state.withLock { state in
             state.lifecycle = .closed

@@ -4,13 +4,17 @@ import Dispatch
 extension ConsumerCore {
     /// librdkafka's rebalance callback, on the poll thread (or the thread closing the consumer).
     ///
-    /// Revoke: drop buffered records of the partitions, run the revoke hook and wait for it (bounded),
-    /// then give the partitions up. Assign: take the partitions, pause them if the buffer is full, run the
-    /// assign hook. Eager and cooperative protocols differ only in the assign/unassign calls.
+    /// Assign: take the partitions, run the assign hook (synchronous: before any of their records is handed
+    /// over), set their pause flags (librdkafka keeps a flag from an earlier assignment). Revoke: drop buffered
+    /// records of the partitions, run the revoke hook, await the drain hook (bounded; not when lost), store and
+    /// commit what the last hook returns (not when lost), then give the partitions up. Every step runs here, in
+    /// order: no hook can run late against a newer assignment. Eager and cooperative protocols differ only in the
+    /// assign/unassign calls.
     func handleRebalance(rk: OpaquePointer, err: rd_kafka_resp_err_t,
                          list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = RDKafkaTopicPartitionList.partitions(of: list).sorted()
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        // librdkafka answers NULL before the group has a protocol (never seen in a callback); eager is its default.
+        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             let failure: KafkaError? = cooperative
@@ -20,23 +24,28 @@ extension ConsumerCore {
                 handleError(failure)
                 return
             }
+            let generation = self.generation.add(1, ordering: .relaxed).newValue
             state.withLock { state in
                 state.assignment.formUnion(partitions)
-                if state.backpressure {
-                    let list = RDKafkaTopicPartitionList(partitions)
-                    _ = rd_kafka_pause_partitions(rk, list.pointer)
-                }
+                state.userPaused.subtract(partitions)
+                state.appliedPaused.subtract(partitions)
+                state.pauseUnknown.formUnion(partitions)
             }
+            hooks.assign(partitions, generation)
+            reconcilePauses()
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)", "protocol": "\(cooperative ? "cooperative" : "eager")"])
             emit(KafkaConsumerEvent(kind: .assigned, partitions: partitions))
-            runHook("assign") { [hooks] in await hooks.onAssign(partitions) }
 
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
+            generation.add(1, ordering: .relaxed)
             handoff.purge(Set(partitions))
             logger.info(lost ? "partitions lost" : "partitions revoked", metadata: ["partitions": "\(partitions)"])
             emit(KafkaConsumerEvent(kind: lost ? .lost : .revoked, partitions: partitions))
-            runHook("revoke") { [hooks] in await hooks.onRevoke(partitions, lost) }
+            hooks.revoke(partitions, lost)
+            if !lost { runHook("drain") { [hooks] in await hooks.drain(partitions) } }
+            let offsets = hooks.completeRevoke(partitions, lost)
+            if !lost && !offsets.isEmpty { commitBeforeRevoke(rk: rk, offsets) }
             let failure: KafkaError? = cooperative
                 ? rd_kafka_incremental_unassign(rk, list).map { KafkaError(consuming: $0, operation: "unassign") }
                 : Self.failure(rd_kafka_assign(rk, nil), operation: "unassign")
@@ -44,16 +53,36 @@ extension ConsumerCore {
             state.withLock { state in
                 state.assignment.subtract(partitions)
                 state.userPaused.subtract(partitions)
+                state.appliedPaused.subtract(partitions)
+                state.pauseUnknown.subtract(partitions)
             }
 
         default:
             handleError(KafkaError(rdCode: err, operation: "rebalance"))
             _ = rd_kafka_assign(rk, nil)
+            generation.add(1, ordering: .relaxed)
             state.withLock { state in
                 state.assignment.removeAll()
                 state.userPaused.removeAll()
+                state.appliedPaused.removeAll()
+                state.pauseUnknown.removeAll()
             }
         }
+    }
+
+    /// Stores `offsets` and commits synchronously (this is the poll thread), reporting the result as a
+    /// `.committed` event. A store refused for a partition no longer ours is left out, never committed.
+    private func commitBeforeRevoke(rk: OpaquePointer, _ offsets: [KafkaTopicPartitionOffset]) {
+        let list = RDKafkaTopicPartitionList(offsets)
+        _ = rd_kafka_offsets_store(rk, list.pointer)
+        let refused = Set(list.errors(operation: "store offsets").map(\.0.topicPartition))
+        let stored = offsets.filter { !refused.contains($0.topicPartition) }
+        guard !stored.isEmpty else { return }
+        let err = RDKafkaTopicPartitionList(stored).withPointer { rd_kafka_commit(rk, $0, 0) }
+        let error: KafkaError? = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET
+            ? nil : KafkaError(rdCode: err, operation: "commit")
+        if let error { logger.warning("commit before revoke failed", metadata: ["error": "\(error)", "offsets": "\(stored)"]) }
+        emit(KafkaConsumerEvent(kind: .committed, offsets: stored, error: error))
     }
 
     /// Runs a hook on the cooperative pool and blocks this (poll) thread until it returns or times out.

@@ -15,10 +15,15 @@ final class ConsumerCore: Sendable {
         /// The `rd_kafka_t`, set once right after it is created.
         var handle: RDKafkaHandle?
         var assignment: Set<KafkaTopicPartition> = []
-        /// Paused by the application; stays paused across back-pressure.
+        /// Paused by the application; stays paused across back-pressure. Forgotten when a partition is revoked.
         var userPaused: Set<KafkaTopicPartition> = []
         /// Fetching is paused because the hand-off buffer reached its high watermark.
         var backpressure = false
+        /// What librdkafka was told (poll thread only): paused partitions.
+        var appliedPaused: Set<KafkaTopicPartition> = []
+        /// Newly assigned partitions whose pause flag in librdkafka is unknown (it keeps the flag of an earlier
+        /// assignment): set explicitly at the next reconcile.
+        var pauseUnknown: Set<KafkaTopicPartition> = []
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
         var lastError: KafkaError?
     }
@@ -32,6 +37,10 @@ final class ConsumerCore: Sendable {
     let handoff: RecordHandoff<RDKafkaMessageBatch>
     /// Fetched messages kept for headers not parsed yet.
     let headerRegistry = RDKafkaHeaderRegistry()
+    /// Bumped by every assignment change (poll thread); batches carry the value they were polled at.
+    let generation = Atomic<Int>(0)
+    /// The consumer queue, to wake the poll thread (`rd_kafka_queue_yield`); set while polling.
+    let pollQueue = Mutex<RDKafkaQueue?>(nil)
 
     init(configuration: KafkaConsumerConfiguration, hooks: KafkaRebalanceHooks, logger: Logger) {
         self.configuration = configuration
@@ -54,47 +63,69 @@ final class ConsumerCore: Sendable {
 
     /// Pauses fetching of everything assigned (poll thread, when the hand-off buffer is full).
     func enterBackpressure() {
-        state.withLock { state in
-            guard !state.backpressure, let rk = state.handle?.pointer else { return }
+        let entered = state.withLock { state -> Bool in
+            guard !state.backpressure else { return false }
             state.backpressure = true
-            Self.setPaused(true, state.assignment.subtracting(state.userPaused), rk: rk)
-        }
-        logger.debug("hand-off buffer full: fetching paused", metadata: ["buffered": "\(handoff.count)"])
-    }
-
-    /// Resumes fetching of everything not paused by the application (reader, below the low watermark).
-    func leaveBackpressure() {
-        let resumed = state.withLock { state -> Bool in
-            guard state.backpressure, let rk = state.handle?.pointer else { return false }
-            state.backpressure = false
-            Self.setPaused(false, state.assignment.subtracting(state.userPaused), rk: rk)
             return true
         }
-        if resumed { logger.debug("hand-off buffer drained: fetching resumed") }
+        guard entered else { return }
+        logger.debug("hand-off buffer full: fetching paused", metadata: ["buffered": "\(handoff.count)"])
+        reconcilePauses()
+    }
+
+    /// Resumes fetching of everything not paused by the application (reader, below the low watermark). The poll
+    /// thread applies it.
+    func leaveBackpressure() {
+        let left = state.withLock { state -> Bool in
+            guard state.backpressure else { return false }
+            state.backpressure = false
+            return true
+        }
+        guard left else { return }
+        logger.debug("hand-off buffer drained: fetching resumed")
+        wakePollThread()
     }
 
     func pause(_ partitions: [KafkaTopicPartition]) {
-        state.withLock { state in
-            let new = Set(partitions).subtracting(state.userPaused)
-            state.userPaused.formUnion(new)
-            if !state.backpressure, let rk = state.handle?.pointer { Self.setPaused(true, new, rk: rk) }
+        let changed = state.withLock { state -> Bool in
+            guard !state.userPaused.isSuperset(of: partitions) else { return false }
+            state.userPaused.formUnion(partitions)
+            return true
         }
+        if changed { wakePollThread() }
     }
 
     func resume(_ partitions: [KafkaTopicPartition]) {
-        state.withLock { state in
-            let paused = Set(partitions).intersection(state.userPaused)
-            state.userPaused.subtract(paused)
-            if !state.backpressure, let rk = state.handle?.pointer { Self.setPaused(false, paused, rk: rk) }
+        let changed = state.withLock { state -> Bool in
+            guard !state.userPaused.isDisjoint(with: partitions) else { return false }
+            state.userPaused.subtract(partitions)
+            return true
         }
+        if changed { wakePollThread() }
     }
 
-    /// `rd_kafka_pause_partitions` / `resume_partitions`: asynchronous in librdkafka, cheap enough to call
-    /// under the state lock, which keeps pause and resume in order.
-    private static func setPaused(_ paused: Bool, _ partitions: Set<KafkaTopicPartition>, rk: OpaquePointer) {
-        guard !partitions.isEmpty else { return }
-        let list = RDKafkaTopicPartitionList(Array(partitions))
-        _ = paused ? rd_kafka_pause_partitions(rk, list.pointer) : rd_kafka_resume_partitions(rk, list.pointer)
+    /// Makes librdkafka's pause flags match what is wanted: with back-pressure every assigned partition is paused,
+    /// otherwise those the application paused. Poll thread only, and outside every lock:
+    /// `rd_kafka_pause/resume_partitions` wait for the broker thread in librdkafka 2.0.
+    func reconcilePauses() {
+        let (pause, resume, rk) = state.withLock { state -> ([KafkaTopicPartition], [KafkaTopicPartition], OpaquePointer?) in
+            let wanted = state.backpressure ? state.assignment : state.userPaused.intersection(state.assignment)
+            let pause = wanted.subtracting(state.appliedPaused.subtracting(state.pauseUnknown))
+            let resume = state.assignment.subtracting(wanted).intersection(state.appliedPaused.union(state.pauseUnknown))
+            state.appliedPaused = wanted
+            state.pauseUnknown.removeAll()
+            return (pause.sorted(), resume.sorted(), state.handle?.pointer)
+        }
+        guard let rk else { return }
+        if !pause.isEmpty { _ = RDKafkaTopicPartitionList(pause).withPointer { rd_kafka_pause_partitions(rk, $0) } }
+        if !resume.isEmpty { _ = RDKafkaTopicPartitionList(resume).withPointer { rd_kafka_resume_partitions(rk, $0) } }
+    }
+
+    /// Makes the poll thread return from its wait, so a pause change is applied at once.
+    func wakePollThread() {
+        pollQueue.withLock { queue in
+            if let queue = queue?.pointer { rd_kafka_queue_yield(queue) }
+        }
     }
 
     // MARK: Callbacks from librdkafka

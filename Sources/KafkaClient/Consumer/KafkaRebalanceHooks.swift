@@ -1,19 +1,52 @@
 /// Code that runs on a rebalance, *before* it completes.
 ///
-/// The poll thread waits for a hook (up to ``KafkaConsumerConfiguration/rebalanceHookTimeout``) before
-/// it hands revoked partitions back to the group, so a revoke hook can finish in-flight work, store
-/// offsets and ``KafkaConsumer/commit()`` while this member still owns the partitions.
+/// The state changes are synchronous and run on the consumer's poll thread, in the order librdkafka reports the
+/// rebalance, so no record of an assignment is handed over before `onAssign` ran and none of a revoked partition
+/// after `onRevoke` ran. Only `drain` awaits: the poll thread waits for it up to
+/// ``KafkaConsumerConfiguration/rebalanceHookTimeout`` and then goes on with `completeRevoke` whether it
+/// returned or not — so the partitions' fate is decided in one place, by the poll thread.
+///
+/// A revoke runs `onRevoke` → `drain` (not when lost) → `completeRevoke` → the consumer stores and commits the
+/// offsets `completeRevoke` returned (not when lost) → the partitions are given up.
 public struct KafkaRebalanceHooks: Sendable {
-    /// Called once partitions are assigned (their fetching may already have started). It can seek.
-    public var onAssign: @Sendable ([KafkaTopicPartition]) async -> Void
-    /// Called before partitions are given up. `lost` is `true` when the group already moved them
-    /// (session expired, member fenced): then commits for them fail and must not be attempted.
-    public var onRevoke: @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) async -> Void
+    /// Partitions were assigned at assignment `generation`; fetching them may start right after. Poll thread;
+    /// must not block. Records of these partitions in a batch of a lower generation were fetched under an
+    /// earlier assignment (package: `KafkaRecordBatches.AsyncIterator.nextTagged()`).
+    package var assign: @Sendable (_ partitions: [KafkaTopicPartition], _ generation: Int) -> Void
+    /// Partitions are being revoked (`lost`: the group already moved them). Poll thread; must not block.
+    package var revoke: @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) -> Void
+    /// Awaited while the partitions are still owned (not for lost ones): finish in-flight work, store, commit.
+    package var drain: @Sendable (_ partitions: [KafkaTopicPartition]) async -> Void
+    /// After the drain (or its timeout): the last offsets to store and commit before the partitions go. Poll
+    /// thread; must not block. Its result is ignored when the partitions were lost.
+    package var completeRevoke: @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) -> [KafkaTopicPartitionOffset]
 
-    public init(onAssign: @escaping @Sendable ([KafkaTopicPartition]) async -> Void = { _ in },
-                onRevoke: @escaping @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) async -> Void = { _, _ in }) {
-        self.onAssign = onAssign
-        self.onRevoke = onRevoke
+    /// - Parameters:
+    ///   - onAssign: partitions assigned (poll thread, synchronous; must not block).
+    ///   - onRevoke: partitions about to be given up, `lost` when the group already moved them (poll thread,
+    ///     synchronous; must not block).
+    ///   - drain: awaited before revoked (not lost) partitions are given up, up to the hook timeout: finish work,
+    ///     ``KafkaConsumer/storeOffsets(_:)`` and ``KafkaConsumer/commit()`` here.
+    ///   - offsetsToCommit: after `drain`: offsets the consumer stores and commits synchronously before the
+    ///     partitions go (poll thread; not called for lost partitions).
+    public init(onAssign: @escaping @Sendable ([KafkaTopicPartition]) -> Void = { _ in },
+                onRevoke: @escaping @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) -> Void = { _, _ in },
+                drain: @escaping @Sendable (_ partitions: [KafkaTopicPartition]) async -> Void = { _ in },
+                offsetsToCommit: @escaping @Sendable (_ partitions: [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset] = { _ in [] }) {
+        self.assign = { partitions, _ in onAssign(partitions) }
+        self.revoke = onRevoke
+        self.drain = drain
+        self.completeRevoke = { partitions, lost in lost ? [] : offsetsToCommit(partitions) }
+    }
+
+    package init(assign: @escaping @Sendable ([KafkaTopicPartition], Int) -> Void,
+                 revoke: @escaping @Sendable ([KafkaTopicPartition], Bool) -> Void,
+                 drain: @escaping @Sendable ([KafkaTopicPartition]) async -> Void,
+                 completeRevoke: @escaping @Sendable ([KafkaTopicPartition], Bool) -> [KafkaTopicPartitionOffset]) {
+        self.assign = assign
+        self.revoke = revoke
+        self.drain = drain
+        self.completeRevoke = completeRevoke
     }
 
     /// No hooks.

@@ -8,8 +8,14 @@ public struct KafkaRecordBatches: AsyncSequence, Sendable {
         let consumer: KafkaConsumer
 
         public mutating func next() async throws -> [KafkaRecord]? {
-            try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure)?
-                .records(readHeaders: consumer.core.configuration.fetch.readHeaders)
+            try await nextTagged()?.records
+        }
+
+        /// The next batch with the assignment generation it was polled in: records of a partition assigned at a
+        /// later generation (see ``KafkaRebalanceHooks``) were fetched before that assignment and are stale.
+        package mutating func nextTagged() async throws -> (records: [KafkaRecord], generation: Int)? {
+            guard let batch = try await consumer.core.handoff.next(onLow: consumer.core.leaveBackpressure) else { return nil }
+            return (batch.records(readHeaders: consumer.core.configuration.fetch.readHeaders), batch.generation)
         }
     }
 

@@ -7,6 +7,11 @@ struct RDKafkaHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
 
+/// A `rd_kafka_queue_t` reference, destroyed by whoever took it. `@unchecked Sendable`: queues are thread-safe.
+struct RDKafkaQueue: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
 /// Owns one `rd_kafka_t` and the callback object it points to.
 ///
 /// `@unchecked Sendable`: librdkafka handles are thread-safe; the pointer never changes and is destroyed once, in `deinit`.

@@ -17,16 +17,20 @@ final class RDKafkaMessageBatch: HandoffBatch {
     /// kept messages are tracked.
     private let client: RDKafkaClient
     private let registry: RDKafkaHeaderRegistry
+    /// The consumer's assignment generation when these messages were polled (see `ConsumerCore.generation`).
+    let generation: Int
 
-    convenience init(_ pointers: [UnsafeMutablePointer<rd_kafka_message_t>], client: RDKafkaClient, registry: RDKafkaHeaderRegistry) {
-        self.init(messages: pointers.map(Message.init), client: client, registry: registry)
+    convenience init(_ pointers: [UnsafeMutablePointer<rd_kafka_message_t>], client: RDKafkaClient, registry: RDKafkaHeaderRegistry,
+                     generation: Int) {
+        self.init(messages: pointers.map(Message.init), client: client, registry: registry, generation: generation)
     }
 
-    private init(messages: [Message], client: RDKafkaClient, registry: RDKafkaHeaderRegistry) {
+    private init(messages: [Message], client: RDKafkaClient, registry: RDKafkaHeaderRegistry, generation: Int) {
         self.messages = Mutex(messages)
         count = messages.count
         self.client = client
         self.registry = registry
+        self.generation = generation
     }
 
     deinit {
@@ -67,6 +71,6 @@ final class RDKafkaMessageBatch: HandoffBatch {
                 kept.append(message)
             }
         }
-        return RDKafkaMessageBatch(messages: kept, client: client, registry: registry)
+        return RDKafkaMessageBatch(messages: kept, client: client, registry: registry, generation: generation)
     }
 }

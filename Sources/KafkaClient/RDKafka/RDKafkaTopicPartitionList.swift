@@ -21,6 +21,11 @@ final class RDKafkaTopicPartitionList {
 
     deinit { rd_kafka_topic_partition_list_destroy(pointer) }
 
+    /// Runs `body` with the list alive (a temporary's `pointer` alone does not keep it alive).
+    func withPointer<T>(_ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> T) -> T {
+        withExtendedLifetime(self) { body(pointer) }
+    }
+
     var offsets: [KafkaTopicPartitionOffset] { Self.offsets(of: pointer) }
 
     /// Entries whose per-partition error is set.

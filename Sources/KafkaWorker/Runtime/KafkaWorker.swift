@@ -247,11 +247,17 @@ public final class KafkaWorker: Service, Sendable {
 private final class RebalanceRelay: Sendable {
     let target = Mutex<WorkerRun?>(nil)
 
+    /// Every state change runs synchronously on the poll thread, in the order of the rebalance; only the drain
+    /// awaits. The run is set before the consumer subscribes, so no rebalance can find it missing.
     var hooks: KafkaRebalanceHooks {
         KafkaRebalanceHooks(
-            onAssign: { [self] partitions in await self.target.withLock { $0 }?.partitionsAssigned(partitions) },
-            onRevoke: { [self] partitions, lost in
-                await self.target.withLock { $0 }?.partitionsRevoked(partitions, lost: lost)
+            assign: { [self] partitions, generation in
+                self.target.withLock { $0 }?.partitionsAssigned(partitions, generation: generation)
+            },
+            revoke: { [self] partitions, lost in self.target.withLock { $0 }?.beginRevoke(partitions, lost: lost) },
+            drain: { [self] partitions in await self.target.withLock { $0 }?.drainRevoked(partitions) },
+            completeRevoke: { [self] partitions, lost in
+                self.target.withLock { $0 }?.completeRevoke(partitions, lost: lost) ?? []
             })
     }
 }

@@ -1,39 +1,56 @@
+import Foundation
 import KafkaClient
+import Synchronization
 
 extension WorkerRun {
-    /// Assignment: fresh progress tracking (a new epoch) for the partitions.
-    func partitionsAssigned(_ partitions: [KafkaTopicPartition]) async {
+    /// Assignment (poll thread, before any of their records is handed over): fresh progress tracking (a new
+    /// epoch) for the partitions; records fetched before `generation` are dropped as stale.
+    func partitionsAssigned(_ partitions: [KafkaTopicPartition], generation: Int) {
         metrics.rebalance()
-        schedule { state in ((), state.assign(partitions)) }
+        schedule { state in ((), state.assign(partitions, generation: generation)) }
         events.emit(WorkerEvent(kind: .assigned, partitions: partitions))
     }
 
-    /// Revoke (before it completes): stop dispatching the partitions, wait (bounded) for their in-flight records,
-    /// store and commit what finished, then let the partitions go. Lost partitions are dropped without a commit.
-    func partitionsRevoked(_ partitions: [KafkaTopicPartition], lost: Bool) async {
+    /// Revoke begins (poll thread): queued records of the partitions are dropped and no more of their chunks
+    /// start. The epochs being revoked are kept for ``completeRevoke(_:lost:)``.
+    func beginRevoke(_ partitions: [KafkaTopicPartition], lost: Bool) {
         events.emit(WorkerEvent(kind: .rebalancing, partitions: partitions))
-        scheduler.withLock { $0.beginRevoke(partitions) }
+        let epochs = schedule { state in state.beginRevoke(partitions) }
+        revoking.withLock { $0.merge(epochs) { $1 } }
         revocations.add(1, ordering: .relaxed)
         runner.wakeup.fire()
-        // At shutdown the drain already happened (bounded by the grace period).
-        if !lost && !stopRequested.hasFired {
-            let drained = await waitUntil(within: configuration.revokeDrainTimeout) {
-                self.scheduler.withLock { $0.chunksRunning(of: partitions) } == 0
-            }
-            if !drained {
-                logger.warning("revoked partitions still have records running; they will not be committed",
-                               metadata: [LogKey.partitions: "\(partitions)"])
-            }
+    }
+
+    /// Waits (≤ `revokeDrainTimeout`) for the revoked partitions' records in flight; at once at shutdown (the
+    /// drain already happened, bounded by the grace period) or when forced.
+    func drainRevoked(_ partitions: [KafkaTopicPartition]) async {
+        guard !stopRequested.hasFired else { return }
+        let drained = await waitUntil(within: configuration.revokeDrainTimeout) {
+            self.scheduler.withLock { $0.chunksRunning(of: partitions) } == 0
         }
+        if !drained {
+            logger.warning("revoked partitions still have records running; they will not be committed",
+                           metadata: [LogKey.partitions: "\(partitions)"])
+        }
+    }
+
+    /// Revoke completes (poll thread): the finished records are handed in, the partitions forgotten (only the
+    /// epochs this revoke began: a later assignment is never touched), and the offsets to commit returned.
+    func completeRevoke(_ partitions: [KafkaTopicPartition], lost: Bool) -> [KafkaTopicPartitionOffset] {
         flushAllLanes()
-        let offsets = scheduler.withLock { $0.completeRevoke(partitions) }
-        guard !lost else {
+        let epochs = revoking.withLock { revoking in
+            var epochs: [KafkaTopicPartition: Int] = [:]
+            for partition in partitions { epochs[partition] = revoking.removeValue(forKey: partition) }
+            return epochs
+        }
+        let offsets = schedule { state in state.completeRevoke(epochs) }
+        if lost {
             events.emit(WorkerEvent(kind: .lost, partitions: partitions,
                                     message: "partitions lost; their unfinished work is not committed"))
-            return
+            return []
         }
         events.emit(WorkerEvent(kind: .revoked, partitions: partitions))
-        await commit(offsets)
+        return offsets
     }
 
     /// Stores `offsets` and commits synchronously, reporting the outcome as a `.committed` event.
@@ -51,7 +68,7 @@ extension WorkerRun {
         }
     }
 
-    /// Forwards the consumer's commit results (auto-commits included) and fatal errors.
+    /// Forwards the consumer's commit results (auto-commits and revoke commits included) and fatal errors.
     func forwardConsumerEvents() async {
         for await event in consumer.events {
             switch event.kind {

@@ -7,10 +7,9 @@ extension WorkerRun {
     func coordinateShutdown() async {
         await stopRequested.wait()
         events.emit(WorkerEvent(kind: .shutdown, message: "stopping: intake stopped, draining in-flight records"))
-        scheduler.withLock { $0.stop() }
+        schedule { state in ((), state.stop()) }
         revocations.add(1, ordering: .relaxed)
         runner.wakeup.fire()
-        room.fire()
         consumer.pause(consumer.assignment)
 
         let drained = await waitUntil(within: configuration.shutdownGracePeriod) {

@@ -22,9 +22,10 @@ final class WorkerRun: Sendable {
     let laneStarts: AsyncStream<LaneKey>
     private let laneStartSink: AsyncStream<LaneKey>.Continuation
     let failure = Mutex<(any Error)?>(nil)
-    /// Fired when the worker is down to half its record limit while intake waits for room.
+    /// Fired when the scheduler lets the parked intake go on (its `wakeIntake` action).
     let room = WorkerSignal(latching: false)
-    let intakeWaiting = Atomic<Bool>(false)
+    /// Epochs of partitions whose revoke began and has not completed (poll thread).
+    let revoking = Mutex<[KafkaTopicPartition: Int]>([:])
 
     init(configuration: WorkerConfiguration, consumer: KafkaConsumer, runner: RecordRunner, events: WorkerEventSink,
          metrics: WorkerMetrics, logger: Logger) {
@@ -42,11 +43,11 @@ final class WorkerRun: Sendable {
         (laneStarts, laneStartSink) = AsyncStream.makeStream(of: LaneKey.self)
     }
 
-    /// Applies the scheduler's decisions. Pauses, resumes and stores happen under the scheduler lock so that
-    /// two lanes can never apply them out of order (an older offset stored after a newer one); they are
-    /// non-blocking librdkafka calls.
+    /// Applies the scheduler's decisions. Stores happen under the scheduler lock so that two lanes can never
+    /// apply them out of order (an older offset stored after a newer one; `rd_kafka_offsets_store` does not
+    /// block). Pauses and resumes only record what is wanted: the poll thread applies them outside every lock.
     func schedule<T>(_ body: (inout WorkerScheduler) -> (T, WorkerScheduler.Actions)) -> T {
-        let (result, lanes) = scheduler.withLock { state -> (T, [LaneKey]) in
+        let (result, lanes) = scheduler.withLock { state -> (T, ([LaneKey], Bool)) in
             let (result, actions) = body(&state)
             if !actions.pause.isEmpty { consumer.pause(actions.pause) }
             if !actions.resume.isEmpty { consumer.resume(actions.resume) }
@@ -54,9 +55,10 @@ final class WorkerRun: Sendable {
                 let rejected = consumer.storeOffsets(actions.store)
                 if !rejected.isEmpty { logger.debug("stored offsets refused", metadata: [LogKey.offsets: "\(rejected)"]) }
             }
-            return (result, actions.startLanes)
+            return (result, (actions.startLanes, actions.wakeIntake))
         }
-        for lane in lanes { laneStartSink.yield(lane) }
+        for lane in lanes.0 { laneStartSink.yield(lane) }
+        if lanes.1 { room.fire() }
         return result
     }
 
@@ -66,27 +68,29 @@ final class WorkerRun: Sendable {
 
     /// Reads fetched batches into the scheduler until the consumer closes.
     func intake() async {
+        var batches = consumer.batches.makeAsyncIterator()
         do {
-            for try await batch in consumer.batches where !stopRequested.hasFired {
-                let full = schedule { state in
-                    let actions = state.receive(batch)
-                    return (state.isFull, actions)
+            while !stopRequested.hasFired, let (batch, generation) = try await batches.nextTagged() {
+                let parked = schedule { state in
+                    let actions = state.receive(batch, generation: generation)
+                    return (state.intakeParked, actions)
                 }
-                if full { await waitForRoom() }
+                if parked { await waitForRoom() }
             }
         } catch {
             crash(error)
         }
     }
 
-    /// Holds intake (so the consumer's own buffer fills and, if that lasts, fetching pauses) until the
-    /// records held are down to half the limit, or a stop.
+    /// Holds intake (so the consumer's own buffer fills and, if that lasts, fetching pauses) while the scheduler
+    /// keeps it parked: it lets go (a `wakeIntake` action, after the change that made room) when the records held
+    /// are down to half the limit, or at a stop.
     private func waitForRoom() async {
         metrics.buffered.record(scheduler.withLock { $0.buffered })
-        while !stopRequested.hasFired {
+        while true {
+            // Read before the check: a wake-up between the two makes the wait return at once.
             let generation = room.generation
-            intakeWaiting.store(true, ordering: .sequentiallyConsistent)
-            if scheduler.withLock({ $0.hasRoom }) { break }
+            guard !stopRequested.hasFired, scheduler.withLock({ $0.intakeParked }) else { return }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [room] in await room.wait(since: generation) }
                 group.addTask { [stopRequested] in await stopRequested.wait() }
@@ -94,7 +98,6 @@ final class WorkerRun: Sendable {
                 group.cancelAll()
             }
         }
-        intakeWaiting.store(false, ordering: .sequentiallyConsistent)
     }
 
     func crash(_ error: any Error) {
@@ -211,8 +214,7 @@ final class WorkerRun: Sendable {
     private func flush(_ offsets: [Int64], handled: Int, partition: KafkaTopicPartition, epoch: Int) {
         guard !offsets.isEmpty else { return }
         metrics.processed(handled)
-        let hasRoom = schedule { state in (state.hasRoom, state.finished(offsets, of: partition, epoch: epoch)) }
-        if hasRoom && intakeWaiting.load(ordering: .sequentiallyConsistent) { room.fire() }
+        schedule { state in ((), state.finished(offsets, of: partition, epoch: epoch)) }
     }
 
     // MARK: Watchdog and summary

@@ -5,7 +5,9 @@ import KafkaClient
 /// `maxConcurrency`), per-partition progress for contiguous commits, and which partitions should be paused.
 ///
 /// The runtime mutates it under a lock and acts on what it returns (start lanes, store offsets, pause,
-/// resume) outside the lock. It does no I/O, so tests drive it directly.
+/// resume, wake the intake). Every mutation ends in ``settle(_:)``, which derives the pause changes and the
+/// intake wake-up from the state *after* the change — so no change (a flush, a bulk revoke, a stop) can leave
+/// the intake parked while there is room. It does no I/O, so tests drive it directly.
 struct WorkerScheduler: Sendable {
     struct Limits: Sendable {
         var ordering: OrderingMode
@@ -22,46 +24,6 @@ struct WorkerScheduler: Sendable {
         var epoch: Int
     }
 
-    /// A lane's queued records: slices of fetched batches as they came, so queueing copies no record.
-    struct LaneQueue: Sendable {
-        private var slices = Deque<ArraySlice<KafkaRecord>>()
-        private(set) var count = 0
-
-        mutating func append(_ slice: ArraySlice<KafkaRecord>) {
-            guard !slice.isEmpty else { return }
-            slices.append(slice)
-            count += slice.count
-        }
-
-        /// The next records, at most `limit`. A long first slice is handed out as it is; short ones (a batch
-        /// spread over many lanes) are joined, so a lane does not pay a chunk's bookkeeping for every few records.
-        mutating func take(upTo limit: Int) -> ArraySlice<KafkaRecord>? {
-            guard let first = slices.popFirst() else { return nil }
-            if first.count > limit {
-                slices.prepend(first.dropFirst(limit))
-                count -= limit
-                return first.prefix(limit)
-            }
-            guard first.count < Self.joinBelow, let second = slices.first, first.count + second.count <= limit else {
-                count -= first.count
-                return first
-            }
-            var joined = Array(first)
-            while let next = slices.first, joined.count + next.count <= limit {
-                joined.append(contentsOf: next)
-                slices.removeFirst()
-            }
-            count -= joined.count
-            return joined[...]
-        }
-
-        /// Slices shorter than this are joined with the ones after them.
-        static let joinBelow = 64
-
-        /// Every record queued, in order.
-        var records: [KafkaRecord] { slices.flatMap { $0 } }
-    }
-
     enum Take: Sendable {
         case chunk(Chunk)
         /// Nothing to run: the lane stops; start `next` if set.
@@ -76,10 +38,14 @@ struct WorkerScheduler: Sendable {
         var resume: [KafkaTopicPartition] = []
         /// Offsets to store (`rd_kafka_offsets_store`): contiguous watermarks that moved.
         var store: [KafkaTopicPartitionOffset] = []
+        /// The intake was parked (the worker was full) and may go on: there is room again, or a stop.
+        var wakeIntake = false
     }
 
     private struct Partition: Sendable {
         var epoch: Int
+        /// The consumer's assignment generation: records polled at an earlier one are stale.
+        var generation = 0
         var progress = PartitionProgress()
         var revoking = false
         var overLimit = false
@@ -124,18 +90,24 @@ struct WorkerScheduler: Sendable {
     private(set) var buffered = 0
     /// Records in chunks being run.
     private(set) var inFlight = 0
+    /// The intake waits for room (it received a batch that made the worker full): a wake-up is owed.
+    private(set) var intakeParked = false
 
     init(limits: Limits) { self.limits = limits }
 
     var assignment: [KafkaTopicPartition] { partitions.keys.filter { !partitions[$0]!.revoking }.sorted() }
 
     /// Starts tracking newly assigned partitions (a fresh epoch: late results of an earlier assignment are ignored).
-    mutating func assign(_ assigned: [KafkaTopicPartition]) -> Actions {
+    /// Records polled at an assignment `generation` lower than `generation` were fetched before it: dropped.
+    mutating func assign(_ assigned: [KafkaTopicPartition], generation: Int = 0) -> Actions {
+        var actions = Actions()
         for partition in assigned {
-            partitions[partition] = Partition(epoch: nextEpoch)
+            if let earlier = partitions[partition] { forget(partition, earlier) }
+            partitions[partition] = Partition(epoch: nextEpoch, generation: generation)
             nextEpoch += 1
         }
-        return Actions()
+        settle(&actions)
+        return actions
     }
 
     /// The worker holds as many records as it may: intake should wait until ``hasRoom``.
@@ -143,9 +115,10 @@ struct WorkerScheduler: Sendable {
     /// Down to half the limit: intake may go on.
     var hasRoom: Bool { buffered <= limits.maxBuffered / 2 }
 
-    /// Queues a fetched batch on its lanes. Records of partitions not assigned (or being revoked) are dropped:
-    /// they were never started, so nothing is committed for them.
-    mutating func receive(_ batch: [KafkaRecord]) -> Actions {
+    /// Queues a fetched batch on its lanes. Records of partitions not assigned (or being revoked), and records
+    /// polled before their partition's assignment (`generation` lower than its own), are dropped: they were never
+    /// started, so nothing is committed for them. Parks the intake when the worker is now full.
+    mutating func receive(_ batch: [KafkaRecord], generation: Int = .max) -> Actions {
         var actions = Actions()
         var index = 0
         // A batch holds runs of records of one partition: look each partition up once per run.
@@ -155,17 +128,20 @@ struct WorkerScheduler: Sendable {
             while end < batch.count && batch[end].partition == partition.partition && batch[end].topic == partition.topic {
                 end += 1
             }
-            receive(batch[index..<end], of: partition, &actions)
+            receive(batch[index..<end], of: partition, generation: generation, &actions)
             index = end
         }
-        updatePauses(&actions)
+        if isFull && !stopping { intakeParked = true }
+        settle(&actions)
         return actions
     }
 
-    private mutating func receive(_ run: ArraySlice<KafkaRecord>, of partition: KafkaTopicPartition, _ actions: inout Actions) {
+    private mutating func receive(_ run: ArraySlice<KafkaRecord>, of partition: KafkaTopicPartition, generation: Int,
+                                  _ actions: inout Actions) {
         // One lookup per run; the state is then mutated in place through its index (a copy would duplicate
         // its arrays, a lookup per record would hash the topic name per record).
-        guard let position = partitions.index(forKey: partition), !partitions.values[position].revoking else { return }
+        guard let position = partitions.index(forKey: partition), !partitions.values[position].revoking,
+              generation >= partitions.values[position].generation else { return }
         var accepted = 0
         if limits.ordering == .partition {
             // Queue the run itself, split only around re-fetched records (offsets already received).
@@ -222,7 +198,7 @@ struct WorkerScheduler: Sendable {
         let (done, store) = partitions.values[position].finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
         buffered -= done
         if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
-        updatePauses(&actions)
+        settle(&actions)
         return actions
     }
 
@@ -242,15 +218,21 @@ struct WorkerScheduler: Sendable {
     }
 
     /// Begins a revoke: queued records of `revoked` are dropped (never started, so never committed) and no
-    /// more chunks of them are handed out. Finished records still count until ``completeRevoke(_:)``.
-    mutating func beginRevoke(_ revoked: [KafkaTopicPartition]) {
+    /// more chunks of them are handed out. Finished records still count until ``completeRevoke(_:)``. Returns
+    /// the epochs being revoked: ``completeRevoke(_:)`` forgets those only.
+    mutating func beginRevoke(_ revoked: [KafkaTopicPartition]) -> ([KafkaTopicPartition: Int], Actions) {
         let revokedSet = Set(revoked)
+        var epochs: [KafkaTopicPartition: Int] = [:]
         for partition in revoked where partitions[partition] != nil {
             partitions[partition]!.revoking = true
+            epochs[partition] = partitions[partition]!.epoch
         }
         for lane in queues.keys where revokedSet.contains(lane.partition) {
             queues[lane] = nil
         }
+        var actions = Actions()
+        settle(&actions)
+        return (epochs, actions)
     }
 
     /// Chunks of `partitions` still being run.
@@ -258,22 +240,37 @@ struct WorkerScheduler: Sendable {
         revoked.reduce(0) { $0 + (partitions[$1]?.chunksRunning ?? 0) }
     }
 
-    /// The offsets to commit for `revoked` (unless lost), and forgets them. Late results are ignored.
-    mutating func completeRevoke(_ revoked: [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset] {
+    /// The offsets to commit for the revoked partitions (unless lost), and forgets them — each only if it is
+    /// still at the epoch its revoke began with (`epochs`, from ``beginRevoke(_:)``). Late results are ignored.
+    mutating func completeRevoke(_ epochs: [KafkaTopicPartition: Int]) -> ([KafkaTopicPartitionOffset], Actions) {
         var offsets: [KafkaTopicPartitionOffset] = []
-        for partition in revoked {
-            guard let state = partitions.removeValue(forKey: partition) else { continue }
-            buffered -= state.progress.unfinished
+        for (partition, epoch) in epochs {
+            guard let state = partitions[partition], state.epoch == epoch else { continue }
             if let next = state.progress.committableOffset { offsets.append(KafkaTopicPartitionOffset(partition, offset: next)) }
-            for lane in waitingSet where lane.partition == partition { waitingSet.remove(lane) }
-            blocked = blocked.filter { $0.partition != partition }
-            waiting.removeAll { $0.partition == partition }
+            forget(partition, state)
         }
-        return offsets.sorted { $0.topicPartition < $1.topicPartition }
+        var actions = Actions()
+        settle(&actions)
+        return (offsets.sorted { $0.topicPartition < $1.topicPartition }, actions)
     }
 
-    /// Stops handing out chunks (shutdown). Running chunks finish their current record.
-    mutating func stop() { stopping = true }
+    /// Drops a partition's state, its records held and its lanes' bookkeeping.
+    private mutating func forget(_ partition: KafkaTopicPartition, _ state: Partition) {
+        partitions[partition] = nil
+        buffered -= state.progress.unfinished
+        for lane in queues.keys where lane.partition == partition { queues[lane] = nil }
+        for lane in waitingSet where lane.partition == partition { waitingSet.remove(lane) }
+        blocked = blocked.filter { $0.partition != partition }
+        waiting.removeAll { $0.partition == partition }
+    }
+
+    /// Stops handing out chunks (shutdown). Running chunks finish their current record; the intake is let go.
+    mutating func stop() -> Actions {
+        stopping = true
+        var actions = Actions()
+        settle(&actions)
+        return actions
+    }
 
     /// The offset each partition would commit now.
     var committableOffsets: [KafkaTopicPartitionOffset] {
@@ -320,6 +317,7 @@ struct WorkerScheduler: Sendable {
             queues[target, default: LaneQueue()].append([record][...])
             start(target, &actions)
         }
+        settle(&actions)
         return (remaining.count, actions)
     }
 
@@ -344,6 +342,15 @@ struct WorkerScheduler: Sendable {
             return lane
         }
         return nil
+    }
+
+    /// Ends every mutation: pause changes and the intake wake-up, from the state as it is now.
+    private mutating func settle(_ actions: inout Actions) {
+        updatePauses(&actions)
+        if intakeParked && (hasRoom || stopping) {
+            intakeParked = false
+            actions.wakeIntake = true
+        }
     }
 
     private mutating func updatePauses(_ actions: inout Actions) {

@@ -1,0 +1,56 @@
+import KafkaClient
+import KafkaWorker
+import KafkaWorkerTesting
+import Testing
+
+/// The intake waits for room when the worker holds `maxBufferedRecords`; every change that makes room must wake
+/// it (a flush that ends exactly at the limit, a revoke that drops records in bulk).
+@Suite("Intake never stays parked while there is room", .timeLimit(.minutes(3)))
+struct IntakeStallTests {
+    @Test("one worker, maxBufferedRecords 100, 5,000 records on one partition: all handled")
+    func smallBufferDoesNotStall() async throws {
+        let topic = try KafkaTesting.topic("stall-small")
+        try await produce((0..<5_000).map { itemRecord(topic: topic, id: "i\($0)", partition: 0) })
+        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
+        configuration.maxBufferedRecords = 100
+        configuration.maxBufferedRecordsPerPartition = 100
+        let ledger = Ledger()
+        let worker = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                               logger: KafkaTesting.logger) { record in ledger.note(record.value.id) })
+        try await waitUntil("5,000 handled", within: .seconds(60)) { worker.worker.statistics.processed == 5_000 }
+        try await worker.stop()
+        #expect(ledger.total == 5_000)
+        #expect(try await committed(configuration.groupID, topic) == 5_000)
+    }
+
+    @Test("a revoke while intake waits for room: the first worker keeps consuming what it keeps")
+    func revokeWhileFull() async throws {
+        let topic = try KafkaTesting.topic("stall-revoke", partitions: 2)
+        try await produce((0..<20_000).map { itemRecord(topic: topic, id: "i\($0)", partition: Int32($0 % 2)) })
+        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
+        configuration.maxBufferedRecords = 4_000
+        configuration.maxBufferedRecordsPerPartition = 4_000
+        configuration.maxConcurrency = 2
+        let ledger = Ledger()
+        let handler: @Sendable (WorkerRecord<Item>) async throws -> Void = { record in
+            try await Task.sleep(for: .milliseconds(1))
+            ledger.note(record.value.id)
+        }
+        let a = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                          logger: KafkaTesting.logger, handler: handler))
+        try await waitUntil("a is full", within: .seconds(30)) { a.worker.statistics.processed > 200 }
+        let b = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                          logger: KafkaTesting.logger, handler: handler))
+        try await waitUntil("the group rebalanced", within: .seconds(40)) {
+            !b.events(.assigned).flatMap(\.partitions).isEmpty && a.events(.assigned).count >= 2
+        }
+        let kept = try #require(a.events(.assigned).last?.partitions.first, "a kept a partition")
+        let before = a.worker.statistics.processed
+        try await waitUntil("a goes on with \(kept) after the rebalance", within: .seconds(20)) {
+            a.worker.statistics.processed >= before + 500
+        }
+        try await waitUntil("every record handled", within: .seconds(90)) { Set(ledger.order).count == 20_000 }
+        try await a.stop()
+        try await b.stop()
+    }
+}
