@@ -43,6 +43,23 @@ final class SpawnedWorker: Sendable {
         kill(process.processIdentifier, SIGTERM)
         return await done.value
     }
+
+    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// The exit status, or `nil` if the process is still running after `limit`.
+    func exitStatus(within limit: Duration) async -> Int32? {
+        let done = self.done
+        return await withTaskGroup(of: Int32?.self) { group in
+            group.addTask { await done.value }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
 }
 
 final class TextBox: Sendable {

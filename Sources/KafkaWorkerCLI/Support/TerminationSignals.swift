@@ -1,4 +1,5 @@
-import Dispatch
+import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,6 +8,12 @@ import Darwin
 
 /// SIGINT and SIGTERM as an async sequence: the default handlers are replaced, so the process ends
 /// only when the command decides to.
+///
+/// A signal handler of our own writes the signal number to a pipe (the self-pipe trick; `write` is
+/// async-signal-safe) and a thread of our own reads it. It works whichever thread the kernel picks: a dispatch
+/// signal source on Linux reads a signalfd, which only sees a signal blocked in the thread it is sent to — a
+/// thread that has it unblocked takes it and the source never fires, and the process ignored SIGINT for good.
+/// The reader thread keeps both signals unblocked, so there is always a thread to take them.
 struct TerminationSignals: AsyncSequence, Sendable {
     typealias Element = Int32
 
@@ -14,15 +21,7 @@ struct TerminationSignals: AsyncSequence, Sendable {
 
     init() {
         let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
-        }
-        let owned = SignalSources(sources: sources)
-        continuation.onTermination = { _ in owned.cancel() }
+        SignalPipe.shared.subscribe(continuation)
         self.stream = stream
     }
 
@@ -31,12 +30,68 @@ struct TerminationSignals: AsyncSequence, Sendable {
     static func name(_ number: Int32) -> String { number == SIGTERM ? "SIGTERM" : number == SIGINT ? "SIGINT" : "signal \(number)" }
 }
 
-/// Keeps the dispatch sources alive for as long as the stream. `@unchecked Sendable`: the array is
-/// never mutated, and cancelling a dispatch source is thread-safe.
-private final class SignalSources: @unchecked Sendable {
-    let sources: [any DispatchSourceSignal]
-    init(sources: [any DispatchSourceSignal]) { self.sources = sources }
-    func cancel() { sources.forEach { $0.cancel() } }
+/// The write end of the signal pipe, read by the signal handler (set once, before the handler is installed).
+nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+
+/// Installed once per process; every signal goes to the newest subscriber.
+private final class SignalPipe: Sendable {
+    static let shared = SignalPipe()
+    private let subscriber = Mutex<AsyncStream<Int32>.Continuation?>(nil)
+
+    private init() {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { fatalError("cannot create the signal pipe: errno \(errno)") }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        // A full pipe drops a signal rather than blocking the handler (many signals in a row say the same thing).
+        _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
+        signalPipeWriteEnd = ends[1]
+        let readEnd = ends[0]
+        let thread = Thread { [self] in self.readLoop(readEnd) }
+        thread.name = "kafka-worker-signals"
+        thread.start()
+        for number in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            #if canImport(Glibc)
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(signalPipeWriteEnd, &byte, 1)
+            }
+            #else
+            action.__sigaction_u.__sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(signalPipeWriteEnd, &byte, 1)
+            }
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(number, &action, nil)
+        }
+    }
+
+    func subscribe(_ continuation: AsyncStream<Int32>.Continuation) {
+        subscriber.withLock { $0 = continuation }
+    }
+
+    /// The reader thread: both signals unblocked here, then one byte per signal.
+    private func readLoop(_ fd: Int32) {
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        var byte: UInt8 = 0
+        while true {
+            let count = read(fd, &byte, 1)
+            if count == 1 {
+                _ = subscriber.withLock { $0 }?.yield(Int32(byte))
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
 }
 
 /// Writes a line to standard output and flushes it, so a reading process sees it at once.

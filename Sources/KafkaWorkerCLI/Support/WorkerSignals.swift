@@ -2,8 +2,13 @@ import Foundation
 import KafkaWorker
 import Logging
 
+/// How long a graceful stop may take after the grace period (final commit, leaving the group) before the process
+/// exits without it. Whatever the broker does, a signalled process ends within grace period + this.
+let closeBound: Duration = .seconds(20)
+
 /// SIGINT/SIGTERM for a worker: the first stops it gracefully (drain, commit, leave the group), a second
-/// one forces a fast stop (nothing unfinished is committed).
+/// one forces a fast stop (nothing unfinished is committed). A stop that does not end within the grace period
+/// plus ``closeBound`` exits the process (nothing unfinished was committed; the group redelivers it).
 func handleTerminationSignals(for worker: KafkaWorker, logger: Logger) -> Task<Void, Never> {
     let signals = TerminationSignals()
     return Task {
@@ -14,6 +19,15 @@ func handleTerminationSignals(for worker: KafkaWorker, logger: Logger) -> Task<V
                 logger.notice("graceful shutdown; send the signal again to stop at once",
                               metadata: ["signal": "\(TerminationSignals.name(signal))"])
                 worker.stop()
+                let bound = worker.configuration.shutdownGracePeriod + closeBound
+                Task.detached {
+                    try? await Task.sleep(for: bound)
+                    if !worker.isStopped {
+                        logger.critical("the stop did not finish in time; exiting without it",
+                                        metadata: ["bound_s": "\(bound.components.seconds)"])
+                        exit(3)
+                    }
+                }
             } else {
                 logger.warning("forced shutdown", metadata: ["signal": "\(TerminationSignals.name(signal))"])
                 worker.stop(force: true)

@@ -1,0 +1,61 @@
+import Foundation
+import KafkaClient
+import KafkaWorkerTesting
+import Synchronization
+import Testing
+
+final class StopLog: Sendable {
+    let stuck = Mutex<[String]>([])
+    let stopped = Mutex(0)
+}
+
+/// Sinks of one group under restarts, each told to stop (SIGINT or SIGTERM) at a random moment of its life —
+/// starting, joining, rebalancing, idle: every one exits, within the grace period plus the close bound.
+@Suite("kafka-worker sink stops on a signal whatever it is doing", .timeLimit(.minutes(3)))
+struct SinkSignalTests {
+    @Test("three sink slots for 40 s: each sink gets SIGINT/SIGTERM (or SIGKILL) 0.05–5 s after start and exits in time")
+    func signalsAtRandomMoments() async throws {
+        let cluster = KafkaTesting.shared
+        let topic = try KafkaTesting.topic("sink-signals", partitions: 3)
+        try await KafkaTesting.send((0..<3_000).map {
+            KafkaProducerRecord(topic: topic, partition: Int32($0 % 3), key: "k\($0)", value: "v\($0)")
+        })
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
+        let group = KafkaTesting.unique("sink-group")
+        let arguments = ["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic, "--group", group,
+                         "--database", database, "--log-level", "info", "--session-timeout-ms", "6000"]
+        let log = StopLog()
+        let deadline = ContinuousClock.now + .seconds(40)
+        try await withThrowingTaskGroup(of: Void.self) { slots in
+            for slot in 0..<3 {
+                slots.addTask {
+                    var rng = SystemRandomNumberGenerator()
+                    while ContinuousClock.now < deadline {
+                        let sink = try SpawnedWorker(arguments)
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 50...5_000, using: &rng)))
+                        let roll = Int.random(in: 0..<10, using: &rng)
+                        if roll < 2 {
+                            sink.send(SIGKILL)  // a crash: the others rebalance
+                            _ = await sink.exitStatus(within: .seconds(10))
+                            continue
+                        }
+                        let signal = roll < 6 ? SIGINT : SIGTERM
+                        sink.send(signal)
+                        // Grace period (30 s by default) is not reached here: nothing waits on a slow handler.
+                        if let status = await sink.exitStatus(within: .seconds(25)) {
+                            if status != 0 { log.stuck.withLock { $0.append("slot \(slot): exit \(status)\n\(sink.text.suffix(1_500))") } }
+                            log.stopped.withLock { $0 += 1 }
+                        } else {
+                            log.stuck.withLock { $0.append("slot \(slot): still running 25 s after signal \(signal)\n\(sink.text.suffix(1_500))") }
+                            sink.send(SIGKILL)
+                            _ = await sink.exitStatus(within: .seconds(10))
+                        }
+                    }
+                }
+            }
+            try await slots.waitForAll()
+        }
+        #expect(log.stuck.withLock { $0 }.isEmpty, "\(log.stuck.withLock { $0 })")
+        #expect(log.stopped.withLock { $0 } >= 6, "enough stops were tried")
+    }
+}
