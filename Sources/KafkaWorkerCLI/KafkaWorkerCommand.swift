@@ -6,4 +6,21 @@ struct KafkaWorkerCommand: AsyncParsableCommand {
         commandName: "kafka-worker",
         abstract: "Kafka consumer services that never lose a message: tools and an embedded Kafka.",
         subcommands: [DemoCommand.self, BrokerCommand.self, SinkCommand.self, BenchCommand.self])
+
+    /// Commands that stop gracefully on SIGINT/SIGTERM take the signals over before anything else runs.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if command is SinkCommand || command is DemoCommand || command is BrokerCommand {
+                TerminationSignals.installEarly()
+            }
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -58,4 +58,41 @@ struct SinkSignalTests {
         #expect(log.stuck.withLock { $0 }.isEmpty, "\(log.stuck.withLock { $0 })")
         #expect(log.stopped.withLock { $0 } >= 6, "enough stops were tried")
     }
+
+    @Test("three sinks, one SIGKILLed and restarted every 2–5 s for 30 s; then SIGINT to each: every one exits in time")
+    func signalAfterRestartChaos() async throws {
+        let cluster = KafkaTesting.shared
+        let topic = try KafkaTesting.topic("sink-chaos", partitions: 3)
+        try await KafkaTesting.send((0..<3_000).map {
+            KafkaProducerRecord(topic: topic, partition: Int32($0 % 3), key: "k\($0)", value: "v\($0)")
+        })
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
+        let arguments = ["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic,
+                         "--group", KafkaTesting.unique("sink-group"), "--database", database, "--log-level", "info",
+                         "--session-timeout-ms", "6000"]
+        var sinks = try (0..<3).map { _ in try SpawnedWorker(arguments) }
+        let chaosEnd = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < chaosEnd {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 2_000...5_000)))
+            let victim = Int.random(in: 0..<3)
+            sinks[victim].send(SIGKILL)
+            _ = await sinks[victim].exitStatus(within: .seconds(10))
+            sinks[victim] = try SpawnedWorker(arguments)
+        }
+        // A process signalled before its `main` runs dies of the signal, as any program: wait until each started.
+        for sink in sinks {
+            try await waitFor("the sink started", within: .seconds(20)) { sink.text.contains("sink started") }
+        }
+        for sink in sinks { sink.send(SIGINT) }
+        var stuck: [String] = []
+        for (index, sink) in sinks.enumerated() {
+            guard let status = await sink.exitStatus(within: .seconds(30)) else {
+                stuck.append("sink \(index) still running 30 s after SIGINT\n\(sink.text.suffix(2_000))")
+                sink.send(SIGKILL)
+                continue
+            }
+            if status != 0 { stuck.append("sink \(index) exited \(status)\n\(sink.text.suffix(2_000))") }
+        }
+        #expect(stuck.isEmpty, "\(stuck)")
+    }
 }

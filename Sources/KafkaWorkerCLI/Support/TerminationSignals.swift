@@ -27,6 +27,10 @@ struct TerminationSignals: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> AsyncStream<Int32>.AsyncIterator { stream.makeAsyncIterator() }
 
+    /// Takes over SIGINT and SIGTERM now (first thing in `main`): signals that arrive before a command listens are
+    /// kept for it, so a stop asked for while starting is a graceful stop, not death by signal.
+    static func installEarly() { _ = SignalPipe.shared }
+
     static func name(_ number: Int32) -> String { number == SIGTERM ? "SIGTERM" : number == SIGINT ? "SIGINT" : "signal \(number)" }
 }
 
@@ -36,7 +40,7 @@ nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 /// Installed once per process; every signal goes to the newest subscriber.
 private final class SignalPipe: Sendable {
     static let shared = SignalPipe()
-    private let subscriber = Mutex<AsyncStream<Int32>.Continuation?>(nil)
+    private let subscriber = Mutex<(continuation: AsyncStream<Int32>.Continuation?, early: [Int32])>((nil, []))
 
     private init() {
         var ends: [Int32] = [-1, -1]
@@ -70,7 +74,12 @@ private final class SignalPipe: Sendable {
     }
 
     func subscribe(_ continuation: AsyncStream<Int32>.Continuation) {
-        subscriber.withLock { $0 = continuation }
+        let early = subscriber.withLock { state in
+            state.continuation = continuation
+            defer { state.early = [] }
+            return state.early
+        }
+        for number in early { continuation.yield(number) }
     }
 
     /// The reader thread: both signals unblocked here, then one byte per signal.
@@ -84,7 +93,11 @@ private final class SignalPipe: Sendable {
         while true {
             let count = read(fd, &byte, 1)
             if count == 1 {
-                _ = subscriber.withLock { $0 }?.yield(Int32(byte))
+                let continuation = subscriber.withLock { state in
+                    if state.continuation == nil { state.early.append(Int32(byte)) }
+                    return state.continuation
+                }
+                continuation?.yield(Int32(byte))
             } else if count < 0 && errno == EINTR {
                 continue
             } else {
