@@ -30,6 +30,7 @@ extension ConsumerCore {
                 state.userPaused.subtract(partitions)
                 state.appliedPaused.subtract(partitions)
                 state.pauseUnknown.formUnion(partitions)
+                state.pausesChanged = true
             }
             hooks.assign(partitions, generation)
             reconcilePauses()

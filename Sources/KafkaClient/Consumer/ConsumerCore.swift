@@ -24,6 +24,8 @@ final class ConsumerCore: Sendable {
         /// Newly assigned partitions whose pause flag in librdkafka is unknown (it keeps the flag of an earlier
         /// assignment): set explicitly at the next reconcile.
         var pauseUnknown: Set<KafkaTopicPartition> = []
+        /// Something that decides the pause flags changed since the last reconcile.
+        var pausesChanged = false
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
         var lastError: KafkaError?
     }
@@ -66,6 +68,7 @@ final class ConsumerCore: Sendable {
         let entered = state.withLock { state -> Bool in
             guard !state.backpressure else { return false }
             state.backpressure = true
+            state.pausesChanged = true
             return true
         }
         guard entered else { return }
@@ -79,6 +82,7 @@ final class ConsumerCore: Sendable {
         let left = state.withLock { state -> Bool in
             guard state.backpressure else { return false }
             state.backpressure = false
+            state.pausesChanged = true
             return true
         }
         guard left else { return }
@@ -90,6 +94,7 @@ final class ConsumerCore: Sendable {
         let changed = state.withLock { state -> Bool in
             guard !state.userPaused.isSuperset(of: partitions) else { return false }
             state.userPaused.formUnion(partitions)
+            state.pausesChanged = true
             return true
         }
         if changed { wakePollThread() }
@@ -99,6 +104,7 @@ final class ConsumerCore: Sendable {
         let changed = state.withLock { state -> Bool in
             guard !state.userPaused.isDisjoint(with: partitions) else { return false }
             state.userPaused.subtract(partitions)
+            state.pausesChanged = true
             return true
         }
         if changed { wakePollThread() }
@@ -109,6 +115,8 @@ final class ConsumerCore: Sendable {
     /// `rd_kafka_pause/resume_partitions` wait for the broker thread in librdkafka 2.0.
     func reconcilePauses() {
         let (pause, resume, rk) = state.withLock { state -> ([KafkaTopicPartition], [KafkaTopicPartition], OpaquePointer?) in
+            guard state.pausesChanged else { return ([], [], nil) }
+            state.pausesChanged = false
             let wanted = state.backpressure ? state.assignment : state.userPaused.intersection(state.assignment)
             let pause = wanted.subtracting(state.appliedPaused.subtracting(state.pauseUnknown))
             let resume = state.assignment.subtracting(wanted).intersection(state.appliedPaused.union(state.pauseUnknown))
