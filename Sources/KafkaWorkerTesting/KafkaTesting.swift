@@ -46,7 +46,7 @@ public enum KafkaTesting {
         configuration.fetch.maxWait = .milliseconds(100)
         configuration.commit.interval = .seconds(1)
         configuration.connection.connectTimeout = .seconds(5)
-        configuration.rebalanceHookTimeout = .seconds(10)
+        configuration.rebalanceHookTimeout = .seconds(15)
         return configuration
     }
 

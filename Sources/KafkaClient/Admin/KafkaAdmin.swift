@@ -14,7 +14,7 @@ public final class KafkaAdmin: Sendable {
     {
         var props = KafkaProperties()
         try connection.apply(to: &props)
-        connection.applyAdditional(to: &props)
+        try connection.applyAdditional(to: &props, reserved: [:])
         self.client = try RDKafkaClient(
             kind: .producer, properties: props,
             callbacks: RDKafkaCallbacks(logger: logger, secrets: props.secretValues))
@@ -32,7 +32,9 @@ public final class KafkaAdmin: Sendable {
         guard !group.isEmpty else { throw KafkaConfigurationError(key: "group.id", message: "must not be empty") }
         props["group.id"] = group
         props["enable.auto.commit"] = "false"
-        connection.applyAdditional(to: &props)
+        try connection.applyAdditional(to: &props, reserved: [
+            "group.id": "the group is the argument", "enable.auto.commit": "this reader never commits",
+        ])
         let reader = try RDKafkaClient(kind: .consumer, properties: props,
                                        callbacks: RDKafkaCallbacks(logger: logger, secrets: props.secretValues))
         return try await blocking.run { () throws(KafkaError) in

@@ -52,8 +52,16 @@ public struct KafkaConnectionConfiguration: Sendable, Hashable, CustomStringConv
         return secrets.filter { !$0.isEmpty }
     }
 
-    func applyAdditional(to props: inout KafkaProperties) {
-        for (key, value) in additionalProperties { props[key] = value }
+    /// Raw properties, after the typed ones. A key that `reserved` names (a typed setting, or one the framework's
+    /// guarantees rest on) is refused, naming the setting to use instead.
+    func applyAdditional(to props: inout KafkaProperties, reserved: [String: String]) throws(KafkaConfigurationError) {
+        for (key, value) in additionalProperties.sorted(by: { $0.key < $1.key }) {
+            if let instead = reserved[key] {
+                throw KafkaConfigurationError(
+                    key: "additionalProperties[\"\(key)\"]", message: "is reserved: \(instead)")
+            }
+            props[key] = value
+        }
     }
 
     private static func validate(server: String) throws(KafkaConfigurationError) {

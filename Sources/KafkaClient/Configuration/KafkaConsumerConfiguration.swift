@@ -171,7 +171,23 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         try KafkaProperties.check("handoff.lowWatermark", handoff.lowWatermark, in: 0...(handoff.highWatermark - 1))
         try KafkaProperties.check("rebalanceHookTimeout", rebalanceHookTimeout, in: 1...3_600_000)
         try KafkaProperties.check("handoff.pauseAfter", handoff.pauseAfter, in: 0...60_000)
-        connection.applyAdditional(to: &props)
+        try connection.applyAdditional(to: &props, reserved: Self.reservedProperties)
         return props
     }
+
+    /// Consumer properties that raw `additionalProperties` may not set, and what to use instead.
+    static let reservedProperties: [String: String] = [
+        "enable.auto.offset.store": "offsets are stored only for finished records (at-least-once); it cannot be turned on",
+        "group.id": "use groupID",
+        "enable.auto.commit": "use commit.autoCommit",
+        "auto.commit.interval.ms": "use commit.interval",
+        "partition.assignment.strategy": "use assignmentStrategy",
+        "group.protocol.type": "the group protocol is the consumer's own",
+        "session.timeout.ms": "use session.timeout",
+        "heartbeat.interval.ms": "use session.heartbeatInterval",
+        "max.poll.interval.ms": "use session.maxPollInterval",
+        "auto.offset.reset": "use autoOffsetReset",
+        "bootstrap.servers": "use bootstrapServers",
+        "client.id": "use clientID",
+    ]
 }

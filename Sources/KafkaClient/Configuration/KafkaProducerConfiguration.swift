@@ -60,7 +60,10 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
         }
         props["compression.codec"] = compression.rawValue
         try props.set("queue.buffering.max.messages", maxQueuedMessages, in: 1...2_147_483_647)
-        connection.applyAdditional(to: &props)
+        try connection.applyAdditional(to: &props, reserved: [
+            "bootstrap.servers": "use bootstrapServers", "client.id": "use clientID",
+            "message.timeout.ms": "use deliveryTimeout", "compression.codec": "use compression",
+        ])
         return props
     }
 }

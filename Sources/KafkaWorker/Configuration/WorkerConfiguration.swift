@@ -62,6 +62,13 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
         }
         try watchdog.validate()
         try Self.check("revokeDrainTimeout", revokeDrainTimeout, .milliseconds(1) ... .seconds(3600))
+        // The poll thread awaits the drain up to the hook timeout; a drain allowed longer would be cut short.
+        guard revokeDrainTimeout + .seconds(1) <= consumer.rebalanceHookTimeout else {
+            throw KafkaConfigurationError(
+                key: "revokeDrainTimeout",
+                message: "\(revokeDrainTimeout) must be at least 1 s below consumer.rebalanceHookTimeout "
+                    + "(\(consumer.rebalanceHookTimeout)), which bounds the revoke's drain")
+        }
         try Self.check("shutdownGracePeriod", shutdownGracePeriod, .zero ... .seconds(3600))
         try Self.check("summaryInterval", summaryInterval, .milliseconds(100) ... .seconds(86_400))
     }

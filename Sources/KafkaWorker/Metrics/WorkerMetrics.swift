@@ -28,7 +28,7 @@ final class WorkerMetrics: Sendable {
     private let deadLetteredCounter: Counter
     private let deadLetterFailureCounter: Counter
     private let rebalanceCounter: Counter
-    private let commitFailureCounter: Counter
+    private let group: String
     private let watchdogCounter: Counter
     private let duplicateCounter: Counter
     private let lockLostCounter: Counter
@@ -46,7 +46,7 @@ final class WorkerMetrics: Sendable {
         deadLetteredCounter = Counter(label: Name.deadLettered, dimensions: dimensions)
         deadLetterFailureCounter = Counter(label: Name.deadLetterFailures, dimensions: dimensions)
         rebalanceCounter = Counter(label: Name.rebalances, dimensions: dimensions)
-        commitFailureCounter = Counter(label: Name.commitFailures, dimensions: dimensions)
+        self.group = group
         watchdogCounter = Counter(label: Name.watchdog, dimensions: dimensions)
         duplicateCounter = Counter(label: Name.duplicates, dimensions: dimensions)
         lockLostCounter = Counter(label: Name.locksLost, dimensions: dimensions)
@@ -77,9 +77,9 @@ final class WorkerMetrics: Sendable {
 
     func rebalance() { add(1, to: rebalanceCounter, \.rebalances) }
 
+    /// One family, one label set: group and code (a family registered with two label sets breaks Prometheus).
     func commitFailed(_ code: String) {
-        Counter(label: Name.commitFailures, dimensions: [("code", code)]).increment()
-        commitFailureCounter.increment()
+        Counter(label: Name.commitFailures, dimensions: [("group", group), ("code", code)]).increment()
     }
 
     func duplicatesSkipped(_ count: Int) { add(count, to: duplicateCounter, \.duplicatesSkipped) }

@@ -34,6 +34,8 @@ public final class KafkaWorker: Service, Sendable {
     private enum RunState {
         case idle
         case stopRequested(force: Bool)
+        /// `run()` was called and is setting up; `stop` holds a stop asked for meanwhile (`true`: forced).
+        case starting(stop: Bool?)
         case running(WorkerRun)
         case finished
     }
@@ -140,6 +142,9 @@ public final class KafkaWorker: Service, Sendable {
             case .stopRequested(let wasForced):
                 state = .stopRequested(force: wasForced || force)
                 return nil
+            case .starting(let stop):
+                state = .starting(stop: (stop ?? false) || force)
+                return nil
             case .running(let run): return run
             case .finished: return nil
             }
@@ -152,17 +157,34 @@ public final class KafkaWorker: Service, Sendable {
     /// Runs until stopped (``stop(force:)``, graceful shutdown of the service group, task cancellation) or until
     /// it cannot go on (throws: bad configuration, cluster unreachable at start, fatal client error).
     public func run() async throws {
-        try configuration.validate()
-        try checkSettings()
-        let alreadyRan = state.withLock { state -> Bool in
+        // Claimed at once: a second call, even a concurrent one, is refused.
+        let claimed = state.withLock { state -> Bool in
             switch state {
-            case .running, .finished: return true
-            case .idle, .stopRequested: return false
+            case .starting, .running, .finished: return false
+            case .idle:
+                state = .starting(stop: nil)
+                return true
+            case .stopRequested(let force):
+                state = .starting(stop: force)
+                return true
             }
         }
-        if alreadyRan {
+        guard claimed else {
             throw KafkaConfigurationError(key: "run", message: "a KafkaWorker runs once; create a new one to run again")
         }
+        do {
+            try await start()
+        } catch {
+            // Whatever failed (settings, store, consumer, subscribe), the worker is over, not running.
+            state.withLock { $0 = .finished }
+            eventSink.finish()
+            throw error
+        }
+    }
+
+    private func start() async throws {
+        try configuration.validate()
+        try checkSettings()
         if let store {
             do {
                 try await store.prepare()
@@ -183,7 +205,7 @@ public final class KafkaWorker: Service, Sendable {
         defer { relay.target.withLock { $0 = nil } }
         let pendingStop: Bool? = state.withLock { state in
             defer { state = .running(run) }
-            if case .stopRequested(let force) = state { return force }
+            if case .starting(let stop) = state { return stop }
             return nil
         }
         if let force = pendingStop {
@@ -191,7 +213,13 @@ public final class KafkaWorker: Service, Sendable {
             run.stopRequested.fire()
         }
 
-        try consumer.subscribe(topics: configuration.topics)
+        do {
+            try consumer.subscribe(topics: configuration.topics)
+        } catch {
+            await consumer.close()
+            if let deadLetters { await deadLetters.producer.close(timeout: .seconds(5)) }
+            throw error
+        }
         logger.info("worker started", metadata: ["topics": "\(configuration.topics)", "ordering": "\(configuration.ordering)",
                                                  "max_concurrency": "\(configuration.maxConcurrency)"])
         await withGracefulShutdownHandler {
