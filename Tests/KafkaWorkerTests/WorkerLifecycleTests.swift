@@ -4,6 +4,8 @@ import KafkaClient
 import KafkaWorkerTesting
 import Metrics
 import MetricsTestKit
+import Logging
+import Synchronization
 import Testing
 
 /// Metrics go to a test factory for the whole process (swift-metrics takes one bootstrap per process).
@@ -87,5 +89,17 @@ struct WorkerLifecycleTests {
         #expect { try configuration.validate() } throws: { error in
             (error as? KafkaConfigurationError)?.key.contains(key) == true
         }
+    }
+}
+
+@Suite("JSON logs on a full disk")
+struct JSONLogOnFullDiskTests {
+    @Test("a line that cannot be written is counted and dropped; the process goes on")
+    func fullDisk() throws {
+        let output = try JSONLogHandler.Output(console: false, filePath: "/dev/full")
+        var logger = Logger(label: "full") { label in JSONLogHandler(label: label, output: output) }
+        logger.logLevel = .info
+        for index in 0..<3 { logger.info("line \(index)") }
+        #expect(output.failedWrites.load(ordering: .relaxed) == 3)
     }
 }

@@ -146,7 +146,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
 
     /// The next batch, waiting for one; `nil` once finished and drained.
     /// `onLow` runs (outside the lock) when the buffer is at or below the low watermark.
-    private enum Immediate { case batch(Batch, low: Bool), end(KafkaError?), wait }
+    private enum Immediate { case batch(Batch, low: Bool), end(KafkaError?), wait, secondReader }
 
     func next(onLow: () -> Void) async throws -> Batch? {
         let immediate: Immediate = state.withLock { state in
@@ -167,7 +167,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
         case .end(let error):
             if let error { throw error }
             return nil
-        case .wait:
+        case .wait, .secondReader:
             onLow()
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
@@ -175,10 +175,16 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
                         if Task.isCancelled { return .end(nil) }
                         if let batch = state.popBatch() { return .batch(batch, low: true) }
                         if state.finished { return .end(state.failure) }
+                        // One reader: a second one would take the first one's place and leave it waiting for good.
+                        if state.waiter != nil { return .secondReader }
                         state.waiter = continuation
                         return .wait
                     }
                     switch resumeNow {
+                    case .secondReader:
+                        continuation.resume(throwing: KafkaError(
+                            code: .state, operation: "read batches",
+                            message: "another task is already reading this consumer's records; use one reader"))
                     case .batch(let batch, _): continuation.resume(returning: batch)
                     case .end(let error):
                         if Task.isCancelled { continuation.resume(throwing: CancellationError()) }

@@ -101,13 +101,16 @@ public final class KafkaProducer: Sendable {
         while true {
             let opaque = Unmanaged.passRetained(ticket).toOpaque()
             pollThread.pending.counter.add(1, ordering: .relaxed)
-            let err = produce(record, opaque: opaque)
+            // Under the stop flag: a record queued after the poll thread stopped would never get its report.
+            let err = pollThread.stopping.withLock { stopping in
+                stopping ? RD_KAFKA_RESP_ERR__DESTROY : produce(record, opaque: opaque)
+            }
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
             pollThread.pending.counter.subtract(1, ordering: .relaxed)
             Unmanaged<DeliveryTicket>.fromOpaque(opaque).release()
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL, ContinuousClock.now < deadline else {
-                return KafkaError(rdCode: err, operation: "produce",
-                                  message: "\(String(cString: rd_kafka_err2str(err))) (topic \(record.topic))")
+                let reason = err == RD_KAFKA_RESP_ERR__DESTROY ? "the producer is closed" : String(cString: rd_kafka_err2str(err))
+                return KafkaError(rdCode: err, operation: "produce", message: "\(reason) (topic \(record.topic))")
             }
             // The poll thread frees room as delivery reports arrive.
             try? await Task.sleep(for: .milliseconds(1))

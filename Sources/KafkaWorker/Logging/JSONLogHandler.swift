@@ -26,9 +26,14 @@ public struct JSONLogHandler: LogHandler {
             self.handles = Mutex(handles)
         }
 
+        /// Lines that could not be written (a full disk, a closed pipe): logging never stops the worker.
+        let failedWrites = Atomic<Int>(0)
+
         func write(_ line: Data) {
             handles.withLock { handles in
-                for handle in handles { handle.write(line) }
+                for handle in handles {
+                    do { try handle.write(contentsOf: line) } catch { failedWrites.add(1, ordering: .relaxed) }
+                }
             }
         }
     }
