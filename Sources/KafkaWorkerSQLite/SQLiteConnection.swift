@@ -46,6 +46,9 @@ final class SQLiteConnection {
         }
     }
 
+    /// Whether no transaction is open (`sqlite3_get_autocommit`).
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
     /// Rows changed by the last statement.
     var changes: Int { Int(sqlite3_changes(handle)) }
 

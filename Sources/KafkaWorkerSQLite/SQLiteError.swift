@@ -17,6 +17,12 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
     /// The database was busy or locked by another connection.
     var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
+    /// The environment failed, not the record: disk full, I/O error, read-only or unopenable file, out of memory.
+    /// Retried (a record must not be dead-lettered because a disk filled up).
+    var isEnvironmental: Bool {
+        [SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_NOMEM, SQLITE_PROTOCOL, SQLITE_NOLFS]
+            .contains(code & 0xFF)
+    }
 }
 
 /// A constraint of the handler's own tables failed: not a duplicate, not retriable (dead-lettered).

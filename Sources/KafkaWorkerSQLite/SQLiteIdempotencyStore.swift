@@ -78,7 +78,7 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
                 do {
                     return try self.insert(markers, at: recorded, on: connection)
                 } catch {
-                    _ = try? connection.execute("ROLLBACK")
+                    self.rollback(connection)
                     throw error
                 }
             }
@@ -88,7 +88,7 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
                 result = try await body(transaction, fresh)
             } catch {
                 transaction.close()
-                _ = try? await perform { try $0.execute("ROLLBACK") }
+                _ = try? await perform { self.rollback($0) }
                 throw error
             }
             transaction.close()
@@ -96,7 +96,7 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
                 do {
                     try connection.execute("COMMIT")
                 } catch {
-                    _ = try? connection.execute("ROLLBACK")
+                    self.rollback(connection)
                     throw error
                 }
             }
@@ -119,7 +119,7 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
                     try connection.execute("COMMIT")
                     return removed
                 } catch {
-                    _ = try? connection.execute("ROLLBACK")
+                    self.rollback(connection)
                     throw error
                 }
             }
@@ -144,6 +144,14 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
 
     private func begin(_ connection: SQLiteConnection) throws {
         try connection.execute("BEGIN IMMEDIATE")
+    }
+
+    /// Rolls back; if the transaction is still open afterwards (a ROLLBACK that failed), the connection is
+    /// closed and the next transaction opens a fresh one — a connection stuck in a transaction would fail every
+    /// later BEGIN.
+    private func rollback(_ connection: SQLiteConnection) {
+        _ = try? connection.execute("ROLLBACK")
+        if !connection.isAutocommit { self.connection.drop() }
     }
 
     /// Inserts the markers, 500 rows per statement; returns for each whether it was new.
@@ -171,6 +179,9 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
 
     static func classify(_ error: SQLiteError) -> any Error {
         if error.isBusy { return TransientStoreError(reason: "the SQLite database stayed busy past the busy timeout (code \(error.code))") }
+        if error.isEnvironmental {
+            return TransientStoreError(reason: "SQLite cannot write (code \(error.code)): \(error.message); retried")
+        }
         if error.isConstraintViolation { return SQLiteConstraintViolation(underlying: error) }
         return error
     }
@@ -190,6 +201,11 @@ private final class ConnectionBox: @unchecked Sendable {
 
     func open(_ configuration: SQLiteIdempotencyStore.Configuration) throws(SQLiteError) -> SQLiteConnection {
         if let connection { return connection }
+        // Multi-row `INSERT … RETURNING` needs SQLite 3.35.
+        guard sqlite3_libversion_number() >= 3_035_000 else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "SQLite \(String(cString: sqlite3_libversion())) is too old: 3.35 or newer "
+                                  + "is required (INSERT … RETURNING)", operation: "open")
+        }
         let opened = try SQLiteConnection(path: configuration.path, busyTimeout: configuration.busyTimeout)
         // WAL lets readers run beside the writer; switching needs a moment of exclusive access (busy timeout applies).
         let mode = try opened.execute("PRAGMA journal_mode=WAL").first?.first?.text
@@ -200,4 +216,7 @@ private final class ConnectionBox: @unchecked Sendable {
         connection = opened
         return opened
     }
+
+    /// Closes the connection (it is reopened on next use).
+    func drop() { connection = nil }
 }

@@ -121,3 +121,24 @@ import Testing
         }
     }
 }
+
+@Suite("SQLite: a full disk is the environment's fault, not the record's")
+struct SQLiteEnvironmentTests {
+    @Test("a write that fills the database (max_page_count) fails as a TransientStoreError, so it is retried, never dead-lettered")
+    func fullDatabaseIsTransient() async throws {
+        let store = try SQLiteStoreTests.store()
+        try await store.prepare()
+        let error = await #expect(throws: (any Error).self) {
+            try await store.withMarkers([SQLiteStoreTests.marker("full")]) { transaction, _ in
+                try await transaction.execute("CREATE TABLE big (b BLOB)")
+                let pages = try await transaction.execute("PRAGMA page_count").first?.first?.integer ?? 0
+                try await transaction.execute("PRAGMA max_page_count = \(pages + 2)")
+                try await transaction.execute("INSERT INTO big VALUES (zeroblob(1000000))")
+            }
+        }
+        #expect(error is TransientStoreError, "\(String(describing: error))")
+        // The marker was rolled back with the failed write: the record will be applied when it is retried.
+        let fresh = try await store.withMarkers([SQLiteStoreTests.marker("other")]) { _, fresh in fresh }
+        #expect(fresh == [true], "the store still works after the failed transaction")
+    }
+}
