@@ -131,6 +131,8 @@ enum SchedulerModel {
         var revoking = false
         var received: [Int64] = []
         var finished: Set<Int64> = []
+        var sizes: [Int64: Int] = [:]
+        var unfinishedBytes: Int { received.reduce(0) { finished.contains($1) ? $0 : $0 + sizes[$1]! } }
         var lastStored: Int64?
         var nextFetch: Int64
         var unfinished: Int { received.count - finished.count }
@@ -157,12 +159,35 @@ enum SchedulerModel {
         let limits = WorkerScheduler.Limits(
             ordering: orderings[Int(rng.next() % 3)], maxConcurrency: 1 + Int(rng.next() % 4),
             chunkSize: 1 + Int(rng.next() % 8), maxBuffered: 1 + Int(rng.next() % 40),
-            maxBufferedPerPartition: 1 + Int(rng.next() % 30))
+            maxBufferedPerPartition: 1 + Int(rng.next() % 30), maxBufferedBytes: 1 + Int(rng.next() % 4_000))
         var driver = Driver(limits: limits)
         for (step, operation) in operations.enumerated() {
             if let failure = driver.apply(operation) ?? driver.check() { return "step \(step) \(operation) [\(limits)]: \(failure)" }
         }
         if let failure = driver.drainAndCheck() { return "after draining [\(limits)]: \(failure)" }
         return nil
+    }
+}
+
+@Suite("Scheduler byte limits (plain values)")
+struct WorkerSchedulerBytesTests {
+    @Test("1 MiB records: intake parks at the byte limit and goes on at half of it; a revoke gives the bytes back")
+    func bytesLimitIntake() {
+        var scheduler = WorkerScheduler(limits: .init(ordering: .partition, maxConcurrency: 2, chunkSize: 10, maxBuffered: 50_000,
+                                                      maxBufferedPerPartition: 20_000, maxBufferedBytes: 4 << 20))
+        let p = KafkaTopicPartition(topic: "t", partition: 0)
+        _ = scheduler.assign([p], generation: 1)
+        let mib = KafkaBytes([UInt8](repeating: 1, count: 1 << 20))
+        let records = (0..<4).map { KafkaRecord(topic: "t", partition: 0, offset: Int64($0), value: mib) }
+        let lanes = scheduler.receive(Array(records.prefix(3)), generation: 1).startLanes
+        #expect(!scheduler.intakeParked && scheduler.bufferedBytes == 3 << 20)
+        _ = scheduler.receive([records[3]], generation: 1)
+        #expect(scheduler.intakeParked, "4 MiB held")
+        guard case .chunk(let chunk) = scheduler.take(for: lanes[0]) else { Issue.record("no chunk"); return }
+        #expect(!scheduler.finished([0], of: p, epoch: chunk.epoch).wakeIntake, "3 MiB: above half")
+        #expect(scheduler.finished([1], of: p, epoch: chunk.epoch).wakeIntake, "2 MiB: half")
+        let (epochs, _) = scheduler.beginRevoke([p])
+        _ = scheduler.completeRevoke(epochs)
+        #expect(scheduler.bufferedBytes == 0 && scheduler.buffered == 0)
     }
 }

@@ -89,6 +89,11 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         public var highWatermark: Int = 10_000
         /// Records buffered at which fetching resumes (default 5,000). Lower than `highWatermark`.
         public var lowWatermark: Int = 5_000
+        /// Bytes (keys + values) buffered at which fetching pauses too, whichever limit comes first
+        /// (default 64 MiB). Range 64 KiB...16 GiB.
+        public var highWatermarkBytes: Int = 64 << 20
+        /// Bytes buffered at which fetching resumes (default 32 MiB). Lower than `highWatermarkBytes`.
+        public var lowWatermarkBytes: Int = 32 << 20
         /// How long the poll thread waits for a reader that is behind before it pauses fetching (default 200 ms).
         /// It serves no callbacks while it waits, so this also delays rebalances by at most as much.
         public var pauseAfter: Duration = .milliseconds(200)
@@ -169,6 +174,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         try KafkaProperties.check(
             "handoff.highWatermark", handoff.highWatermark, in: handoff.maxBatchSize...10_000_000)
         try KafkaProperties.check("handoff.lowWatermark", handoff.lowWatermark, in: 0...(handoff.highWatermark - 1))
+        try KafkaProperties.check("handoff.highWatermarkBytes", handoff.highWatermarkBytes, in: (64 << 10)...(16 << 30))
+        try KafkaProperties.check("handoff.lowWatermarkBytes", handoff.lowWatermarkBytes, in: 0...(handoff.highWatermarkBytes - 1))
         try KafkaProperties.check("rebalanceHookTimeout", rebalanceHookTimeout, in: 1...3_600_000)
         try KafkaProperties.check("handoff.pauseAfter", handoff.pauseAfter, in: 0...60_000)
         try connection.applyAdditional(to: &props, reserved: Self.reservedProperties)

@@ -50,7 +50,8 @@ final class ConsumerCore: Sendable {
         self.logger = logger
         (events, eventSink) = AsyncStream.makeStream(of: KafkaConsumerEvent.self, bufferingPolicy: .bufferingNewest(1024))
         handoff = RecordHandoff(
-            highWatermark: configuration.handoff.highWatermark, lowWatermark: configuration.handoff.lowWatermark)
+            highWatermark: configuration.handoff.highWatermark, lowWatermark: configuration.handoff.lowWatermark,
+            highWatermarkBytes: configuration.handoff.highWatermarkBytes, lowWatermarkBytes: configuration.handoff.lowWatermarkBytes)
     }
 
     func emit(_ event: KafkaConsumerEvent) {

@@ -4,11 +4,15 @@ import Synchronization
 /// What the hand-off carries: a batch of records, or of messages still to be converted.
 protocol HandoffBatch: Sendable {
     var count: Int { get }
+    /// Bytes of its keys and values.
+    var byteCount: Int { get }
     /// The batch without the records of `partitions` (revoked: their new owner reads them again).
     func removing(_ partitions: Set<KafkaTopicPartition>) -> Self
 }
 
 extension Array: HandoffBatch where Element == KafkaRecord {
+    var byteCount: Int { reduce(0) { $0 + $1.byteCount } }
+
     func removing(_ partitions: Set<KafkaTopicPartition>) -> [KafkaRecord] {
         filter { !partitions.contains($0.topicPartition) }
     }
@@ -23,6 +27,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
         var batches: [Batch?] = []
         var head = 0
         var count = 0
+        var bytes = 0
         var waiter: CheckedContinuation<Batch?, any Error>?
         var finished = false
         var failure: KafkaError?
@@ -41,6 +46,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
                 }
                 if let batch, batch.count > 0 {
                     count -= batch.count
+                    bytes -= batch.byteCount
                     return batch
                 }
             }
@@ -52,15 +58,25 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
     private let room = DispatchSemaphore(value: 0)
     let highWatermark: Int
     let lowWatermark: Int
+    let highWatermarkBytes: Int
+    let lowWatermarkBytes: Int
 
-    init(highWatermark: Int, lowWatermark: Int) {
+    init(highWatermark: Int, lowWatermark: Int, highWatermarkBytes: Int = .max, lowWatermarkBytes: Int = .max - 1) {
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
+        self.highWatermarkBytes = highWatermarkBytes
+        self.lowWatermarkBytes = lowWatermarkBytes
     }
 
     /// Records buffered and not yet taken by the application.
     var count: Int { state.withLock { $0.count } }
-    var isAboveHigh: Bool { count >= highWatermark }
+    /// Their bytes (keys + values).
+    var bytes: Int { state.withLock { $0.bytes } }
+    /// At or above either high watermark (records or bytes).
+    var isAboveHigh: Bool { state.withLock { $0.count >= highWatermark || $0.bytes >= highWatermarkBytes } }
+
+    /// At or below both low watermarks.
+    private func isLow(_ state: State) -> Bool { state.count <= lowWatermark && state.bytes <= lowWatermarkBytes }
 
     /// Hands a batch to the reader (poll thread). Never blocks.
     func push(_ batch: Batch) {
@@ -72,6 +88,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
             }
             state.batches.append(batch)
             state.count += batch.count
+            state.bytes += batch.byteCount
             return nil
         }
         waiter?.resume(returning: batch)
@@ -81,7 +98,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
     /// `timeout`. Returns `false` on timeout (the reader is slow: the caller pauses fetching).
     func waitForRoom(timeout: Duration) -> Bool {
         let mustWait = state.withLock { state -> Bool in
-            guard state.count > lowWatermark, !state.finished else { return false }
+            guard !isLow(state), !state.finished else { return false }
             state.pollerWaiting = true
             return true
         }
@@ -98,7 +115,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
 
     /// Wakes the poll thread if it waits for room and the buffer is at the low watermark (reader side).
     private func signalRoomIfWaited(_ state: inout State) -> Bool {
-        guard state.pollerWaiting, state.count <= lowWatermark else { return false }
+        guard state.pollerWaiting, isLow(state) else { return false }
         state.pollerWaiting = false
         return true
     }
@@ -110,6 +127,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
                 guard let batch = state.batches[index] else { continue }
                 let kept = batch.removing(partitions)
                 state.count -= batch.count - kept.count
+                state.bytes -= batch.byteCount - kept.byteCount
                 state.batches[index] = kept
             }
         }
@@ -122,6 +140,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
                 state.batches.removeAll()
                 state.head = 0
                 state.count = 0
+                state.bytes = 0
             }
             return state.batches
         }
@@ -152,7 +171,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
         let immediate: Immediate = state.withLock { state in
             if let batch = state.popBatch() {
                 if signalRoomIfWaited(&state) { room.signal() }
-                return .batch(batch, low: state.count <= lowWatermark)
+                return .batch(batch, low: isLow(state))
             }
             if state.finished {
                 defer { state.failure = nil }

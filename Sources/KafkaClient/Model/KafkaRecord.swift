@@ -45,6 +45,12 @@ public struct KafkaRecord: Sendable {
         set { detach(value: .some(newValue)) }
     }
 
+    /// Bytes of the key and the value (what the record holds in memory, headers aside).
+    public var byteCount: Int {
+        let slot = block.slots[slot]
+        return (slot.key?.count ?? 0) + (slot.value?.count ?? 0)
+    }
+
     public var headers: [KafkaHeader] {
         get { block.headers(slot) }
         set { detach(headers: newValue) }

@@ -13,6 +13,7 @@ final class RDKafkaMessageBatch: HandoffBatch {
 
     private let messages: Mutex<[Message]>
     let count: Int
+    let byteCount: Int
     /// For records whose headers are parsed on first use: the client their messages need alive, and where
     /// kept messages are tracked.
     private let client: RDKafkaClient
@@ -26,8 +27,9 @@ final class RDKafkaMessageBatch: HandoffBatch {
     }
 
     private init(messages: [Message], client: RDKafkaClient, registry: RDKafkaHeaderRegistry, generation: Int) {
-        self.messages = Mutex(messages)
         count = messages.count
+        byteCount = messages.reduce(0) { $0 + $1.pointer.pointee.len + $1.pointer.pointee.key_len }
+        self.messages = Mutex(messages)
         self.client = client
         self.registry = registry
         self.generation = generation

@@ -21,6 +21,10 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
     /// (`max.partition.fetch.bytes` / record size): pausing drops librdkafka's prefetched records of the partition
     /// and waits for a new fetch round. Range 1...`maxBufferedRecords`.
     public var maxBufferedRecordsPerPartition: Int = 20_000
+    /// Bytes (keys + values) held by the worker at which it stops taking more, like `maxBufferedRecords`
+    /// (default 192 MiB; with the hand-off's 64 MiB, 256 MiB in all besides librdkafka's own prefetch,
+    /// `fetch.maxQueuedKilobytes`). A single record larger than this still runs, alone. Range 1 MiB...64 GiB.
+    public var maxBufferedBytes: Int = 192 << 20
     public var retry = RetryPolicy()
     public var deadLetter = DeadLetterConfiguration()
     public var watchdog = WatchdogConfiguration()
@@ -53,6 +57,7 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
         try Self.check("maxBatchSize", maxBatchSize, 1...100_000)
         try Self.check("maxBufferedRecords", maxBufferedRecords, 1...10_000_000)
         try Self.check("maxBufferedRecordsPerPartition", maxBufferedRecordsPerPartition, 1...maxBufferedRecords)
+        try Self.check("maxBufferedBytes", maxBufferedBytes, (1 << 20)...(64 << 30))
         try retry.validate()
         try deadLetter.validate()
         if deadLetter.enabled, let looping = topics.first(where: { deadLetter.topicName($0) == $0 }) {

@@ -7,36 +7,45 @@
 struct PartitionProgress: Sendable {
     private var offsets: [Int64] = []
     private var finished: [Bool] = []
+    /// Bytes of each record (key + value), for the worker's byte limit.
+    private var sizes: [Int] = []
     private var head = 0
     private var lastReceived: Int64?
 
     /// Records received and not finished.
     private(set) var unfinished = 0
+    /// Bytes of the records received and not finished.
+    private(set) var unfinishedBytes = 0
 
     init() {}
 
-    /// Notes a received record. Offsets below or equal to the last received are ignored (a re-fetch).
-    mutating func received(_ offset: Int64) {
+    /// Notes a received record of `size` bytes. Offsets below or equal to the last received are ignored (a re-fetch).
+    mutating func received(_ offset: Int64, size: Int = 0) {
         if let lastReceived, offset <= lastReceived { return }
         offsets.append(offset)
         finished.append(false)
+        sizes.append(size)
         lastReceived = offset
         unfinished += 1
+        unfinishedBytes += size
     }
 
-    /// Marks `offset` finished. Returns `false` if it was not an unfinished received offset.
+    /// Marks `offset` finished. Returns its size in bytes, or `nil` if it was not an unfinished received offset.
     @discardableResult
-    mutating func finish(_ offset: Int64) -> Bool {
-        guard let index = index(of: offset), !finished[index] else { return false }
+    mutating func finish(_ offset: Int64) -> Int? {
+        guard let index = index(of: offset), !finished[index] else { return nil }
         finished[index] = true
         unfinished -= 1
+        let size = sizes[index]
+        unfinishedBytes -= size
         while head < offsets.count && finished[head] { head += 1 }
         if head > 1_024 && head * 2 > offsets.count {
             offsets.removeFirst(head)
             finished.removeFirst(head)
+            sizes.removeFirst(head)
             head = 0
         }
-        return true
+        return size
     }
 
     /// The offset to commit (the next to read), or `nil` before anything was received.

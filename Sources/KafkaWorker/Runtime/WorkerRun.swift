@@ -39,7 +39,8 @@ final class WorkerRun: Sendable {
         self.scheduler = Mutex(WorkerScheduler(limits: .init(
             ordering: configuration.ordering, maxConcurrency: configuration.maxConcurrency,
             chunkSize: configuration.maxBatchSize, maxBuffered: configuration.maxBufferedRecords,
-            maxBufferedPerPartition: configuration.maxBufferedRecordsPerPartition)))
+            maxBufferedPerPartition: configuration.maxBufferedRecordsPerPartition,
+            maxBufferedBytes: configuration.maxBufferedBytes)))
         (laneStarts, laneStartSink) = AsyncStream.makeStream(of: LaneKey.self)
     }
 

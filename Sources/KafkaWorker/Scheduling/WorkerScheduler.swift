@@ -15,6 +15,8 @@ struct WorkerScheduler: Sendable {
         var chunkSize: Int
         var maxBuffered: Int
         var maxBufferedPerPartition: Int
+        /// Bytes (keys + values) held at which intake waits, like `maxBuffered`.
+        var maxBufferedBytes: Int = .max
     }
 
     /// Records a lane runs next; all from one partition, in order. A slice of a fetched batch: handing it
@@ -54,23 +56,29 @@ struct WorkerScheduler: Sendable {
         var lastStored: Int64?
 
         /// Notes a received offset; `false` for a re-fetched one.
-        mutating func receive(_ offset: Int64) -> Bool {
+        mutating func receive(_ offset: Int64, size: Int) -> Bool {
             let before = progress.unfinished
-            progress.received(offset)
+            progress.received(offset, size: size)
             guard progress.unfinished > before else { return false }
             // Where this assignment starts is already the group's position: store only once it moves.
             if lastStored == nil { lastStored = offset }
             return true
         }
 
-        /// Notes finished offsets; returns how many were newly finished and the offset to store, if it moved.
-        mutating func finish(_ offsets: [Int64], resumeBelow: Int) -> (Int, Int64?) {
+        /// Notes finished offsets; returns how many (and how many bytes) were newly finished and the offset to
+        /// store, if it moved.
+        mutating func finish(_ offsets: [Int64], resumeBelow: Int) -> (Int, Int, Int64?) {
             var done = 0
-            for offset in offsets where progress.finish(offset) { done += 1 }
+            var bytes = 0
+            for offset in offsets {
+                guard let size = progress.finish(offset) else { continue }
+                done += 1
+                bytes += size
+            }
             if overLimit && progress.unfinished <= resumeBelow { overLimit = false }
-            guard let next = progress.committableOffset, next != lastStored else { return (done, nil) }
+            guard let next = progress.committableOffset, next != lastStored else { return (done, bytes, nil) }
             lastStored = next
-            return (done, next)
+            return (done, bytes, next)
         }
     }
 
@@ -88,6 +96,8 @@ struct WorkerScheduler: Sendable {
     private(set) var stopping = false
     /// Records received and not finished, over all partitions.
     private(set) var buffered = 0
+    /// Their bytes (keys + values).
+    private(set) var bufferedBytes = 0
     /// Records in chunks being run.
     private(set) var inFlight = 0
     /// The intake waits for room (it received a batch that made the worker full): a wake-up is owed.
@@ -111,9 +121,9 @@ struct WorkerScheduler: Sendable {
     }
 
     /// The worker holds as many records as it may: intake should wait until ``hasRoom``.
-    var isFull: Bool { buffered >= limits.maxBuffered }
-    /// Down to half the limit: intake may go on.
-    var hasRoom: Bool { buffered <= limits.maxBuffered / 2 }
+    var isFull: Bool { buffered >= limits.maxBuffered || bufferedBytes >= limits.maxBufferedBytes }
+    /// Down to half of both limits: intake may go on.
+    var hasRoom: Bool { buffered <= limits.maxBuffered / 2 && bufferedBytes <= limits.maxBufferedBytes / 2 }
 
     /// Queues a fetched batch on its lanes. Records of partitions not assigned (or being revoked), and records
     /// polled before their partition's assignment (`generation` lower than its own), are dropped: they were never
@@ -143,12 +153,14 @@ struct WorkerScheduler: Sendable {
         guard let position = partitions.index(forKey: partition), !partitions.values[position].revoking,
               generation >= partitions.values[position].generation else { return }
         var accepted = 0
+        var acceptedBytes = 0
+        let bytesBefore = partitions.values[position].progress.unfinishedBytes
         if limits.ordering == .partition {
             // Queue the run itself, split only around re-fetched records (offsets already received).
             let lane = LaneKey(partition: partition, slot: 0)
             var rangeStart = run.startIndex
             var refetched = 0
-            for index in run.indices where !partitions.values[position].receive(run[index].offset) {
+            for index in run.indices where !partitions.values[position].receive(run[index].offset, size: run[index].byteCount) {
                 queues[lane, default: LaneQueue()].append(run[rangeStart..<index])
                 rangeStart = index + 1
                 refetched += 1
@@ -156,9 +168,10 @@ struct WorkerScheduler: Sendable {
             queues[lane, default: LaneQueue()].append(run[rangeStart...])
             accepted = run.count - refetched
             if accepted > 0 { start(lane, &actions) }
+            acceptedBytes = partitions.values[position].progress.unfinishedBytes - bytesBefore
         } else {
             var bySlot = [[KafkaRecord]](repeating: [], count: limits.maxConcurrency)
-            for record in run where partitions.values[position].receive(record.offset) {
+            for record in run where partitions.values[position].receive(record.offset, size: record.byteCount) {
                 bySlot[slot(for: record, of: partition)].append(record)
                 accepted += 1
             }
@@ -167,9 +180,11 @@ struct WorkerScheduler: Sendable {
                 queues[lane, default: LaneQueue()].append(records[...])
                 start(lane, &actions)
             }
+            acceptedBytes = partitions.values[position].progress.unfinishedBytes - bytesBefore
         }
         guard accepted > 0 else { return }
         buffered += accepted
+        bufferedBytes += acceptedBytes
         if partitions.values[position].progress.unfinished >= limits.maxBufferedPerPartition {
             partitions.values[position].overLimit = true
         }
@@ -195,8 +210,9 @@ struct WorkerScheduler: Sendable {
         var actions = Actions()
         inFlight -= offsets.count
         guard let position = partitions.index(forKey: partition), partitions.values[position].epoch == epoch else { return actions }
-        let (done, store) = partitions.values[position].finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
+        let (done, bytes, store) = partitions.values[position].finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
         buffered -= done
+        bufferedBytes -= bytes
         if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
         settle(&actions)
         return actions
@@ -258,6 +274,7 @@ struct WorkerScheduler: Sendable {
     private mutating func forget(_ partition: KafkaTopicPartition, _ state: Partition) {
         partitions[partition] = nil
         buffered -= state.progress.unfinished
+        bufferedBytes -= state.progress.unfinishedBytes
         for lane in queues.keys where lane.partition == partition { queues[lane] = nil }
         for lane in waitingSet where lane.partition == partition { waitingSet.remove(lane) }
         blocked = blocked.filter { $0.partition != partition }

@@ -98,7 +98,7 @@ extension SchedulerModel {
         mutating func receive(_ operation: Operation) -> String? {
             guard !intakeWaiting, !stopped else { return nil }
             var batch: [KafkaRecord] = []
-            var accepted: [KafkaTopicPartition: [Int64]] = [:]
+            var accepted: [KafkaTopicPartition: [(Int64, Int)]] = [:]
             // One batch, polled at one generation; sometimes a stale one (polled before the last assignment).
             let stale = operation.c % 7 == 0 && generation > 1
             let polledAt = stale ? generation - 1 : generation
@@ -112,8 +112,9 @@ extension SchedulerModel {
                 var offset = state.nextFetch
                 for _ in 0..<count {
                     let key = KafkaBytes(utf8: "k\((operation.c >> UInt64(offset % 8)) % 5)")
-                    batch.append(KafkaRecord(topic: partition.topic, partition: partition.partition, offset: offset, key: key))
-                    accepted[partition, default: []].append(offset)
+                    let value = KafkaBytes([UInt8](repeating: 0, count: Int((operation.b >> UInt64(offset % 16)) % 3) * 150))
+                    batch.append(KafkaRecord(topic: partition.topic, partition: partition.partition, offset: offset, key: key, value: value))
+                    accepted[partition, default: []].append((offset, key.count + value.count))
                     offset += 1 + Int64((operation.c >> UInt64(index)) % 2)  // gaps, as in compacted topics
                 }
                 if !state.revoking && polledAt >= state.generation { model[partition]!.nextFetch = offset }
@@ -122,7 +123,8 @@ extension SchedulerModel {
             let actions = scheduler.receive(batch, generation: polledAt)
             for (partition, offsets) in accepted {
                 guard let state = model[partition], !state.revoking, polledAt >= state.generation else { continue }
-                model[partition]!.received += offsets
+                model[partition]!.received += offsets.map(\.0)
+                for (offset, size) in offsets { model[partition]!.sizes[offset] = size }
             }
             if scheduler.intakeParked { intakeWaiting = true }
             return absorb(actions)
@@ -251,6 +253,8 @@ extension SchedulerModel {
         func check() -> String? {
             let held = model.values.reduce(0) { $0 + $1.unfinished }
             if scheduler.buffered != held { return "buffered \(scheduler.buffered), model holds \(held)" }
+            let heldBytes = model.values.reduce(0) { $0 + $1.unfinishedBytes }
+            if scheduler.bufferedBytes != heldBytes { return "bufferedBytes \(scheduler.bufferedBytes), model holds \(heldBytes)" }
             let running = tasks.reduce(0) { sum, task in
                 sum + (task.holding ? task.chunk.count - task.done + task.unreported.count : 0)
             }
