@@ -10,7 +10,8 @@ public import PostgresNIO
 /// NOTHING RETURNING dedup_key` for all its markers; the handler receives the same connection for its own
 /// writes; then COMMIT. A second worker inserting the same key waits on the first one's row lock and then sees a
 /// duplicate. An error is thrown (and no offset stored) whenever COMMIT did not return; the record comes back
-/// and its marker tells whether the COMMIT had landed. Keep `synchronous_commit` on.
+/// and its marker tells whether the COMMIT had landed. A transaction in which a statement failed is never reported
+/// as committed, even when the handler caught the error (see ``PostgresTransaction``). Keep `synchronous_commit` on.
 ///
 /// Run the client (`client.run()`) in your service group or a task, as postgres-nio requires.
 public final class PostgresIdempotencyStore: IdempotencyStore {
@@ -78,14 +79,27 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
             let result: Result
             do {
                 let fresh = try await self.insert(markers, on: connection)
-                result = try await body(PostgresTransaction(connection: connection, store: self), fresh)
+                let transaction = PostgresTransaction(connection: connection, store: self)
+                result = try await body(transaction, fresh)
+                // A statement failed and the handler caught its error: PostgreSQL has aborted the transaction, and
+                // COMMIT would only roll it back. The first error is the record's.
+                if let failure = transaction.failure { throw failure }
             } catch {
                 try? await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
                 throw error
             }
             // If COMMIT does not return, whether it landed is unknown: nothing is stored, the record comes back,
             // and its marker tells.
-            try await self.bounded("COMMIT", on: connection) { for try await _ in try await $0.query("COMMIT", logger: $1) {} }
+            let outcome = try await self.bounded("COMMIT", on: connection) { connection, logger in
+                let result: EventLoopFuture<PostgresQueryResult> = connection.query("COMMIT", logger: logger)
+                return try await result.get().metadata.command
+            }
+            // An aborted transaction (a statement on the raw connection failed and the handler caught its error)
+            // answers COMMIT with the tag ROLLBACK and no error.
+            guard outcome == "COMMIT" else {
+                throw PostgresStoreError(sqlState: "25P02", message: "COMMIT was answered with \(outcome): a statement of the "
+                                         + "transaction failed and its error was caught; the transaction was rolled back")
+            }
             return result
         }
     }
