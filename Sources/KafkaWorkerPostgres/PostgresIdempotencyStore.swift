@@ -21,6 +21,9 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     /// connection is closed and the transaction reported as a ``TransientStoreError``.
     public let statementTimeout: Duration
     private let logger: Logger
+    /// For tests: statement timers still alive, and close callbacks registered on connections and not yet fired.
+    package let counters: LiveCounters
+    private let closeWatch: CloseWatch
 
     /// - Parameters:
     ///   - tableName: letters, digits and `_`, optionally `schema.table` (default `kafka_worker_processed`).
@@ -39,6 +42,9 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
         self.tableName = tableName
         self.statementTimeout = statementTimeout
         self.logger = logger
+        let counters = LiveCounters()
+        self.counters = counters
+        closeWatch = CloseWatch(counters: counters)
     }
 
     /// The marker table's primary-key constraint.
@@ -145,40 +151,47 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     }
 
     /// Runs one of the store's statements with the statement timeout. On timeout a ``TransientStoreError`` is
-    /// thrown at once and the connection is closed. The statement is not awaited then: on a connection the server
-    /// dropped while it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending
-    /// even after `close()`.
+    /// thrown at once and the connection is closed; when the connection closes, at once too.
+    ///
+    /// The statement runs in a task of its own, which is not awaited then: on a connection the server dropped while
+    /// it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending even after
+    /// `close()`. Only the race is structured: the timer is a child task, cancelled as soon as the outcome is known,
+    /// and the close watch is one callback per connection (``CloseWatch``), so nothing outlives the statement.
     func bounded<T: Sendable>(
         _ what: String, on connection: PostgresConnection,
         _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
         let logger = self.logger
         let timeout = statementTimeout
-        let outcome = ResumeOnce<T>()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                outcome.start(continuation)
-                let statement = Task {
-                    do { outcome.finish(.success(try await work(connection, logger))) } catch { outcome.finish(.failure(error)) }
-                }
-                // A connection that closes fails its statement at once (postgres-nio may not).
-                connection.closeFuture.whenComplete { _ in
-                    if outcome.finish(.failure(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)"))) {
-                        statement.cancel()
-                    }
-                }
-                Task {
-                    try? await Task.sleep(for: timeout)
-                    let reason = "\(what) did not return within \(timeout); the connection was closed"
-                    if outcome.finish(.failure(TransientStoreError(reason: reason))) {
-                        statement.cancel()
-                        try? await connection.close()
-                    }
+        let counters = self.counters
+        let outcome = ResumeOnce<Result<T, any Error>>()
+        let watch = closeWatch.register(connection) {
+            outcome.finish(.failure(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)")))
+        }
+        defer { closeWatch.remove(watch) }
+        let statement = Task {
+            do { outcome.finish(.success(try await work(connection, logger))) } catch { outcome.finish(.failure(error)) }
+        }
+        let result = await withTaskGroup(of: Void.self) { timer in
+            timer.addTask {
+                counters.timerStarted()
+                defer { counters.timerEnded() }
+                do { try await Task.sleep(for: timeout) } catch { return }
+                let reason = "\(what) did not return within \(timeout); the connection was closed"
+                if outcome.finish(.failure(TransientStoreError(reason: reason))) {
+                    statement.cancel()
+                    try? await connection.close()
                 }
             }
-        } onCancel: {
-            outcome.finish(.failure(CancellationError()))
+            let result = await withTaskCancellationHandler {
+                await outcome.wait()
+            } onCancel: {
+                outcome.finish(.failure(CancellationError()))
+            }
+            timer.cancelAll()
+            return result
         }
+        return try result.get()
     }
 
     /// Runs `work` on a pooled connection; PostgreSQL errors come out classified.

@@ -62,4 +62,39 @@ extension PostgresStoreTests {
             #expect(try await Self.count(orders, client) == 2)
         }
     }
+
+    /// Each statement's timeout race and close watch end with the statement: nothing accumulates on a connection that
+    /// lives for hours.
+    @Test func boundedStatementsLeaveNoTimersOrCloseCallbacksBehind() async throws {
+        try await TestServers.withPostgres(maxConnections: 1) { client in
+            let store = try PostgresIdempotencyStore(client: client, tableName: TestServers.table("markers"))
+            try await store.prepare()
+            let rssBefore = Self.residentKiB()
+            for round in 0..<4 {
+                try await store.withMarkers([Self.marker("m\(round)")]) { transaction, _ in
+                    for _ in 0..<2_500 { try await transaction.query("SELECT 1") }
+                }
+            }
+            let rssGrowth = Self.residentKiB() - rssBefore
+            #expect(store.counters.timers == 0, "timers still alive")
+            #expect(store.counters.closeCallbacks <= 1, "one close watch for the one connection")
+            #expect(rssGrowth < 32 * 1024, "resident memory grew by \(rssGrowth) KiB over 10,000 statements")
+            // The same for the advisory lock: one held lock at a time, on the pool's one connection.
+            let lock = PostgresAdvisoryLock(client: client)
+            for index in 0..<300 {
+                let held = try #require(try await lock.tryAcquire("leak:\(index)", lease: .seconds(5)))
+                #expect(try await lock.renew(held, lease: .seconds(5)))
+                #expect(try await lock.release(held))
+            }
+            #expect(lock.counters.timers == 0, "reply timers still alive")
+            #expect(lock.counters.closeCallbacks <= 1, "one close watch for the one connection")
+        }
+    }
+
+    /// VmRSS of this process.
+    static func residentKiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
 }
