@@ -90,8 +90,10 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
                 // A statement failed and the handler caught its error: PostgreSQL has aborted the transaction, and
                 // COMMIT would only roll it back. The first error is the record's.
                 if let failure = transaction.failure { throw failure }
+                // Cancelled (watchdog, lost lock lease, forced stop) before COMMIT: roll back instead.
+                try Task.checkCancellation()
             } catch {
-                try? await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
+                await self.rollBack(connection)
                 throw error
             }
             // If COMMIT does not return, whether it landed is unknown: nothing is stored, the record comes back,
@@ -151,7 +153,11 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     }
 
     /// Runs one of the store's statements with the statement timeout. On timeout a ``TransientStoreError`` is
-    /// thrown at once and the connection is closed; when the connection closes, at once too.
+    /// thrown at once, when the connection closes too, and on cancellation a `CancellationError`.
+    ///
+    /// A statement given up on (timeout, cancellation) may still be in flight, so the connection is closed before
+    /// this returns: the pool discards it, and the next lessee never meets the statement (or a transaction it left
+    /// open). Cancelled before it starts, nothing is sent and the connection stays as it was.
     ///
     /// The statement runs in a task of its own, which is not awaited then: on a connection the server dropped while
     /// it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending even after
@@ -161,37 +167,57 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
         _ what: String, on connection: PostgresConnection,
         _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
+        try Task.checkCancellation()
         let logger = self.logger
         let timeout = statementTimeout
         let counters = self.counters
-        let outcome = ResumeOnce<Result<T, any Error>>()
+        let end = ResumeOnce<StatementEnd<T>>()
         let watch = closeWatch.register(connection) {
-            outcome.finish(.failure(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)")))
+            end.finish(.abandoned(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)")))
         }
         defer { closeWatch.remove(watch) }
         let statement = Task {
-            do { outcome.finish(.success(try await work(connection, logger))) } catch { outcome.finish(.failure(error)) }
+            do { end.finish(.returned(.success(try await work(connection, logger)))) } catch { end.finish(.returned(.failure(error))) }
         }
-        let result = await withTaskGroup(of: Void.self) { timer in
+        let outcome = await withTaskGroup(of: Void.self) { timer in
             timer.addTask {
                 counters.timerStarted()
                 defer { counters.timerEnded() }
                 do { try await Task.sleep(for: timeout) } catch { return }
-                let reason = "\(what) did not return within \(timeout); the connection was closed"
-                if outcome.finish(.failure(TransientStoreError(reason: reason))) {
-                    statement.cancel()
-                    try? await connection.close()
-                }
+                end.finish(.abandoned(TransientStoreError(reason: "\(what) did not return within \(timeout); the connection was closed")))
             }
-            let result = await withTaskCancellationHandler {
-                await outcome.wait()
+            let outcome = await withTaskCancellationHandler {
+                await end.wait()
             } onCancel: {
-                outcome.finish(.failure(CancellationError()))
+                end.finish(.abandoned(CancellationError()))
             }
             timer.cancelAll()
-            return result
+            return outcome
         }
-        return try result.get()
+        switch outcome {
+        case .returned(let result):
+            return try result.get()
+        case .abandoned(let reason):
+            statement.cancel()
+            // Closing fails what is pending on the connection; it does not wait for the statement.
+            try? await connection.close()
+            throw reason
+        }
+    }
+
+    /// Ends a transaction that must not commit, so that its connection goes back to the pool clean or closed.
+    /// The ROLLBACK is shielded from the caller's cancellation (cut short, it would leave the transaction open on a
+    /// pooled connection) and bounded by the statement timeout; when it fails or does not return, the connection
+    /// is closed.
+    func rollBack(_ connection: PostgresConnection) async {
+        guard !connection.isClosed else { return }
+        await Task {
+            do {
+                try await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
+            } catch {
+                try? await connection.close()
+            }
+        }.value
     }
 
     /// Runs `work` on a pooled connection; PostgreSQL errors come out classified.
@@ -202,6 +228,12 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
             throw PostgresErrorClassifier.classify(error)
         }
     }
+}
+
+/// How a bounded statement ended: it returned (nothing is in flight), or it was given up on and may still be.
+enum StatementEnd<T: Sendable>: Sendable {
+    case returned(Result<T, any Error>)
+    case abandoned(any Error)
 }
 
 enum PostgresIdentifier {

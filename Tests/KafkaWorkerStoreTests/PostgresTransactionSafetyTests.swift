@@ -63,6 +63,71 @@ extension PostgresStoreTests {
         }
     }
 
+    /// A cancelled transaction (watchdog, lost lease, forced stop) must give its connection back clean or closed:
+    /// never with its statement, or a ROLLBACK, still in flight for the next lessee. Cancelled in a statement, the
+    /// connection is closed; between statements, the ROLLBACK runs to its end and the connection is kept.
+    @Test(arguments: ["in a statement", "between statements"])
+    func aCancelledTransactionLeavesNothingOnThePooledConnection(_ moment: String) async throws {
+        try await TestServers.withPostgres(maxConnections: 1) { client in
+            let table = TestServers.table("markers")
+            let orders = TestServers.table("orders")
+            let store = try PostgresIdempotencyStore(client: client, tableName: table)
+            try await store.prepare()
+            try await client.query("CREATE TABLE \(unescaped: orders) (id TEXT PRIMARY KEY)")
+            let sleeping = Tally()
+            let backend = Tally()
+            let cancelled = Task {
+                try await store.withMarkers([Self.marker("cancelled")]) { transaction, _ in
+                    try await transaction.query("INSERT INTO \(unescaped: orders) VALUES ('cancelled')")
+                    let pid = try await transaction.query("SELECT pg_backend_pid()::bigint")
+                    backend.add(Int(try #require(pid.first).decode(Int64.self)))
+                    sleeping.add()
+                    if moment == "in a statement" {
+                        try await transaction.query("SELECT pg_sleep(5)")
+                    } else {
+                        try await Task.sleep(for: .seconds(5))
+                    }
+                }
+            }
+            try await waitUntil("the handler is in pg_sleep") { sleeping.value == 1 }
+            try await Task.sleep(for: .milliseconds(100))
+            cancelled.cancel()
+            let cancelledAt = ContinuousClock.now
+            await #expect(throws: (any Error).self) { try await cancelled.value }
+            // At once, many more on the same single pooled connection.
+            var firstDone: Duration?
+            for index in 0..<40 {
+                let key = "after-\(index)"
+                let fresh = try await store.withMarkers([Self.marker(key)]) { transaction, fresh in
+                    if fresh[0] { try await transaction.query("INSERT INTO \(unescaped: orders) VALUES (\(key))") }
+                    // Inside our own transaction: our marker is there, nobody else's statement ran in it.
+                    let own = try await transaction.query("SELECT count(*)::bigint FROM \(unescaped: table) WHERE dedup_key = \(key)")
+                    #expect(try own.first?.decode(Int64.self) == 1)
+                    return fresh
+                }
+                #expect(fresh == [true], "\(key)")
+                if firstDone == nil { firstDone = ContinuousClock.now - cancelledAt }
+            }
+            // Closed when cancelled in a statement; rolled back and kept when cancelled between statements.
+            let pid = try await store.withMarkers([]) { transaction, _ in
+                Int(try #require(try await transaction.query("SELECT pg_backend_pid()::bigint").first).decode(Int64.self))
+            }
+            #expect((pid == backend.value) == (moment == "between statements"), "backend \(backend.value), now \(pid)")
+            // Not queued behind the cancelled statement (its pg_sleep ends 5 s after it began).
+            let waited = try #require(firstDone)
+            #expect(waited < .seconds(3), "the first transaction after the cancel took \(waited)")
+            #expect(try await Self.count(table, client) == 40)
+            #expect(try await Self.count(orders, client) == 40)
+            #expect(try await Self.count("\(table) WHERE dedup_key = 'cancelled'", client) == 0)
+            #expect(try await Self.count("\(orders) WHERE id = 'cancelled'", client) == 0)
+            // No session of ours is left open in a transaction.
+            #expect(try await Self.count("""
+                pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND state LIKE 'idle in transaction%'
+                """, client) == 0)
+        }
+    }
+
     /// Each statement's timeout race and close watch end with the statement: nothing accumulates on a connection that
     /// lives for hours.
     @Test func boundedStatementsLeaveNoTimersOrCloseCallbacksBehind() async throws {
