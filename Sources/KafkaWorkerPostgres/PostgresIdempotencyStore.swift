@@ -3,6 +3,7 @@ public import KafkaClient
 public import KafkaWorker
 public import Logging
 public import PostgresNIO
+import Synchronization
 
 /// An ``IdempotencyStore`` on PostgreSQL through a postgres-nio `PostgresClient` (its connection pool).
 ///
@@ -50,30 +51,63 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     /// The marker table's primary-key constraint.
     public var markerConstraint: String { "\(tableName.split(separator: ".").last!)_pkey" }
 
+    /// Creates the marker table if missing. An unreachable database (nothing listens, or nothing answers) is
+    /// reported within the statement timeout as a ``TransientStoreError``: postgres-nio's pool keeps retrying a
+    /// connection that fails and a lease waits for it without limit. Each statement is bounded too.
     public func prepare() async throws {
-        try await run { connection in
-            try await connection.query("BEGIN", logger: self.logger)
-            do {
-                // Workers starting together would race in the catalog: `CREATE … IF NOT EXISTS` is not atomic and
-                // the loser fails with 23505 on pg_class. A transaction-scoped advisory lock takes them in turn.
-                let key = "kafka-worker:schema:\(self.tableName)"
-                for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(key)))", logger: self.logger) {}
-                try await connection.query("""
-                    CREATE TABLE IF NOT EXISTS \(unescaped: self.tableName) (
-                        consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
-                        kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
-                        processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                        CONSTRAINT \(unescaped: self.markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
-                    """, logger: self.logger)
-                try await connection.query("""
-                    CREATE INDEX IF NOT EXISTS \(unescaped: String(self.markerConstraint.dropLast(5)))_by_partition
-                    ON \(unescaped: self.tableName) (consumer_group, topic, kafka_partition, processed_at)
-                    """, logger: self.logger)
-                try await connection.query("COMMIT", logger: self.logger)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                throw error
+        let bound = statementTimeout
+        let leased = Flag()
+        try await withThrowingTaskGroup(of: PrepareStep.self) { group in
+            group.addTask {
+                try await self.run { connection in
+                    leased.raise()
+                    try await self.createSchema(on: connection)
+                }
+                return .created
             }
+            group.addTask {
+                do { try await Task.sleep(for: bound) } catch { return .timerEnded }
+                guard leased.isRaised else {
+                    throw TransientStoreError(reason: "no PostgreSQL connection within \(bound): the database is unreachable or does not answer")
+                }
+                return .timerEnded
+            }
+            // The first error ends the group (and cancels the lease request); the schema's creation ends the timer.
+            for try await step in group where step == .created { group.cancelAll() }
+        }
+    }
+
+    private enum PrepareStep: Sendable { case created, timerEnded }
+
+    private func createSchema(on connection: PostgresConnection) async throws {
+        try await execute("BEGIN", "BEGIN", on: connection)
+        do {
+            // Workers starting together would race in the catalog: `CREATE … IF NOT EXISTS` is not atomic and
+            // the loser fails with 23505 on pg_class. A transaction-scoped advisory lock takes them in turn.
+            let key = "kafka-worker:schema:\(tableName)"
+            try await execute("the schema lock", "SELECT pg_advisory_xact_lock(hashtext(\(key)))", on: connection)
+            try await execute("CREATE TABLE", """
+                CREATE TABLE IF NOT EXISTS \(unescaped: tableName) (
+                    consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
+                    kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
+                    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    CONSTRAINT \(unescaped: markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
+                """, on: connection)
+            try await execute("CREATE INDEX", """
+                CREATE INDEX IF NOT EXISTS \(unescaped: String(markerConstraint.dropLast(5)))_by_partition
+                ON \(unescaped: tableName) (consumer_group, topic, kafka_partition, processed_at)
+                """, on: connection)
+            try await execute("COMMIT", "COMMIT", on: connection)
+        } catch {
+            await rollBack(connection)
+            throw error
+        }
+    }
+
+    /// Runs a statement without results, bounded.
+    private func execute(_ what: String, _ query: PostgresQuery, on connection: PostgresConnection) async throws {
+        try await bounded(what, on: connection) { connection, logger in
+            for try await _ in try await connection.query(query, logger: logger) {}
         }
     }
 
@@ -234,6 +268,13 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
 enum StatementEnd<T: Sendable>: Sendable {
     case returned(Result<T, any Error>)
     case abandoned(any Error)
+}
+
+/// Raised once, read from any task.
+private final class Flag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
+    func raise() { raised.store(true, ordering: .relaxed) }
 }
 
 enum PostgresIdentifier {

@@ -156,6 +156,37 @@ extension PostgresStoreTests {
         }
     }
 
+    /// An unreachable database is reported by `prepare()` within a bounded time, never a hang, and without the
+    /// password: a closed loopback port, and a listener that completes the TCP handshake but never answers.
+    @Test(arguments: ["closed port", "silent server"])
+    func prepareReportsAnUnreachableDatabaseInBoundedTime(_ kind: String) async throws {
+        let listener = kind == "silent server" ? try SilentListener() : nil
+        defer { listener?.close() }
+        let port = try listener?.port ?? SilentListener.closedPort()
+        var configuration = try PostgresURL.configuration("postgres://worker:hunter2-secret@127.0.0.1:\(port)/db?sslmode=disable")
+        configuration.options.connectTimeout = .seconds(3)
+        var quiet = Logger(label: "test.unreachable")
+        quiet.logLevel = .critical
+        let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let store = try PostgresIdempotencyStore(client: client, tableName: TestServers.table("markers"),
+                                                     statementTimeout: .seconds(1))
+            let started = ContinuousClock.now
+            do {
+                try await withDeadline(.seconds(15), "prepare against a \(kind)") { try await store.prepare() }
+                Issue.record("prepare succeeded against a \(kind)")
+            } catch is DeadlineExceeded {
+                Issue.record("prepare did not return within 15 s against a \(kind)")
+            } catch {
+                #expect(error is TransientStoreError, "\(error)")
+                #expect(!"\(error)".contains("hunter2"), "\(error)")
+                #expect(ContinuousClock.now - started < .seconds(5), "took \(ContinuousClock.now - started)")
+            }
+        }
+    }
+
     /// VmRSS of this process.
     static func residentKiB() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
