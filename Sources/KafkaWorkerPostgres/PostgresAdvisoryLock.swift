@@ -14,18 +14,24 @@ public final class PostgresAdvisoryLock: DistributedLock {
     public let client: PostgresClient
     private let logger: Logger
     private let holders = Mutex<[String: Holder]>([:])
+    /// For tests: reply timers still alive, and close callbacks registered on connections and not yet fired.
+    package let counters: LiveCounters
+    private let closeWatch: CloseWatch
 
     public init(client: PostgresClient, logger: Logger = Logger(label: "kafka-worker.postgres-lock")) {
         self.client = client
         self.logger = logger
+        let counters = LiveCounters()
+        self.counters = counters
+        closeWatch = CloseWatch(counters: counters)
     }
 
     public func tryAcquire(_ name: String, lease: Duration) async throws -> LockLease? {
         let key = Self.key(name)
         let token = LockToken.random()
-        let holder = Holder()
+        let holder = Holder(counters: counters)
         let acquired: Bool = try await withCheckedThrowingContinuation { continuation in
-            Task { [client, logger] in
+            Task { [client, logger, closeWatch] in
                 do {
                     try await client.withConnection { connection in
                         let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger)
@@ -33,8 +39,10 @@ public final class PostgresAdvisoryLock: DistributedLock {
                         for try await value in rows.decode(Bool.self) { got = value }
                         holder.answer(continuation, .success(got))
                         guard got else { return }
-                        // A dropped session ends the holder at once (statements on it may never return).
-                        connection.closeFuture.whenComplete { _ in holder.end() }
+                        // A dropped session ends the holder at once (statements on it may never return). The watch
+                        // ends with the lock: the pooled connection outlives it.
+                        let watch = closeWatch.register(connection) { holder.end() }
+                        defer { closeWatch.remove(watch) }
                         // Serve renewals and the release on this connection until released.
                         for await command in holder.commands {
                             switch command {
@@ -111,26 +119,29 @@ private final class Holder: Sendable {
     let commands: AsyncStream<Command>
     private let continuation: AsyncStream<Command>.Continuation
     private let answered = OnceFlag()
+    private let counters: LiveCounters
 
-    init() {
+    init(counters: LiveCounters) {
+        self.counters = counters
         (commands, continuation) = AsyncStream.makeStream(of: Command.self)
     }
 
-    /// Sends a command and waits for its reply; `nil` when the holder is gone or did not answer within 5 s.
+    /// Sends a command and waits for its reply; `nil` when the holder is gone, did not answer within 5 s, or the
+    /// caller was cancelled. The timer is a child task that ends with the reply.
     func send(_ make: (@escaping @Sendable (Bool?) -> Void) -> Command) async -> Bool? {
-        await withCheckedContinuation { (reply: CheckedContinuation<Bool?, Never>) in
-            let once = OnceFlag()
-            let answer: @Sendable (Bool?) -> Void = { value in
-                if once.claim() { reply.resume(returning: value) }
-            }
-            if case .terminated = continuation.yield(make(answer)) {
-                answer(nil)
-                return
-            }
-            Task {
+        let reply = ResumeOnce<Bool?>()
+        if case .terminated = continuation.yield(make { reply.finish($0) }) { return nil }
+        let counters = self.counters
+        return await withTaskGroup(of: Void.self) { timer in
+            timer.addTask {
+                counters.timerStarted()
+                defer { counters.timerEnded() }
                 try? await Task.sleep(for: .seconds(5))
-                answer(nil)
+                reply.finish(nil)
             }
+            let value = await reply.wait()
+            timer.cancelAll()
+            return value
         }
     }
 

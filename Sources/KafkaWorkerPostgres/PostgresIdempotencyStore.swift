@@ -3,6 +3,7 @@ public import KafkaClient
 public import KafkaWorker
 public import Logging
 public import PostgresNIO
+import Synchronization
 
 /// An ``IdempotencyStore`` on PostgreSQL through a postgres-nio `PostgresClient` (its connection pool).
 ///
@@ -10,7 +11,8 @@ public import PostgresNIO
 /// NOTHING RETURNING dedup_key` for all its markers; the handler receives the same connection for its own
 /// writes; then COMMIT. A second worker inserting the same key waits on the first one's row lock and then sees a
 /// duplicate. An error is thrown (and no offset stored) whenever COMMIT did not return; the record comes back
-/// and its marker tells whether the COMMIT had landed. Keep `synchronous_commit` on.
+/// and its marker tells whether the COMMIT had landed. A transaction in which a statement failed is never reported
+/// as committed, even when the handler caught the error (see ``PostgresTransaction``). Keep `synchronous_commit` on.
 ///
 /// Run the client (`client.run()`) in your service group or a task, as postgres-nio requires.
 public final class PostgresIdempotencyStore: IdempotencyStore {
@@ -20,6 +22,9 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     /// connection is closed and the transaction reported as a ``TransientStoreError``.
     public let statementTimeout: Duration
     private let logger: Logger
+    /// For tests: statement timers still alive, and close callbacks registered on connections and not yet fired.
+    package let counters: LiveCounters
+    private let closeWatch: CloseWatch
 
     /// - Parameters:
     ///   - tableName: letters, digits and `_`, optionally `schema.table` (default `kafka_worker_processed`).
@@ -38,35 +43,71 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
         self.tableName = tableName
         self.statementTimeout = statementTimeout
         self.logger = logger
+        let counters = LiveCounters()
+        self.counters = counters
+        closeWatch = CloseWatch(counters: counters)
     }
 
     /// The marker table's primary-key constraint.
     public var markerConstraint: String { "\(tableName.split(separator: ".").last!)_pkey" }
 
+    /// Creates the marker table if missing. An unreachable database (nothing listens, or nothing answers) is
+    /// reported within the statement timeout as a ``TransientStoreError``: postgres-nio's pool keeps retrying a
+    /// connection that fails and a lease waits for it without limit. Each statement is bounded too.
     public func prepare() async throws {
-        try await run { connection in
-            try await connection.query("BEGIN", logger: self.logger)
-            do {
-                // Workers starting together would race in the catalog: `CREATE … IF NOT EXISTS` is not atomic and
-                // the loser fails with 23505 on pg_class. A transaction-scoped advisory lock takes them in turn.
-                let key = "kafka-worker:schema:\(self.tableName)"
-                for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(key)))", logger: self.logger) {}
-                try await connection.query("""
-                    CREATE TABLE IF NOT EXISTS \(unescaped: self.tableName) (
-                        consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
-                        kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
-                        processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                        CONSTRAINT \(unescaped: self.markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
-                    """, logger: self.logger)
-                try await connection.query("""
-                    CREATE INDEX IF NOT EXISTS \(unescaped: String(self.markerConstraint.dropLast(5)))_by_partition
-                    ON \(unescaped: self.tableName) (consumer_group, topic, kafka_partition, processed_at)
-                    """, logger: self.logger)
-                try await connection.query("COMMIT", logger: self.logger)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                throw error
+        let bound = statementTimeout
+        let leased = Flag()
+        try await withThrowingTaskGroup(of: PrepareStep.self) { group in
+            group.addTask {
+                try await self.run { connection in
+                    leased.raise()
+                    try await self.createSchema(on: connection)
+                }
+                return .created
             }
+            group.addTask {
+                do { try await Task.sleep(for: bound) } catch { return .timerEnded }
+                guard leased.isRaised else {
+                    throw TransientStoreError(reason: "no PostgreSQL connection within \(bound): the database is unreachable or does not answer")
+                }
+                return .timerEnded
+            }
+            // The first error ends the group (and cancels the lease request); the schema's creation ends the timer.
+            for try await step in group where step == .created { group.cancelAll() }
+        }
+    }
+
+    private enum PrepareStep: Sendable { case created, timerEnded }
+
+    private func createSchema(on connection: PostgresConnection) async throws {
+        try await execute("BEGIN", "BEGIN", on: connection)
+        do {
+            // Workers starting together would race in the catalog: `CREATE … IF NOT EXISTS` is not atomic and
+            // the loser fails with 23505 on pg_class. A transaction-scoped advisory lock takes them in turn.
+            let key = "kafka-worker:schema:\(tableName)"
+            try await execute("the schema lock", "SELECT pg_advisory_xact_lock(hashtext(\(key)))", on: connection)
+            try await execute("CREATE TABLE", """
+                CREATE TABLE IF NOT EXISTS \(unescaped: tableName) (
+                    consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, topic TEXT NOT NULL,
+                    kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,
+                    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    CONSTRAINT \(unescaped: markerConstraint) PRIMARY KEY (consumer_group, dedup_key))
+                """, on: connection)
+            try await execute("CREATE INDEX", """
+                CREATE INDEX IF NOT EXISTS \(unescaped: String(markerConstraint.dropLast(5)))_by_partition
+                ON \(unescaped: tableName) (consumer_group, topic, kafka_partition, processed_at)
+                """, on: connection)
+            try await execute("COMMIT", "COMMIT", on: connection)
+        } catch {
+            await rollBack(connection)
+            throw error
+        }
+    }
+
+    /// Runs a statement without results, bounded.
+    private func execute(_ what: String, _ query: PostgresQuery, on connection: PostgresConnection) async throws {
+        try await bounded(what, on: connection) { connection, logger in
+            for try await _ in try await connection.query(query, logger: logger) {}
         }
     }
 
@@ -78,14 +119,29 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
             let result: Result
             do {
                 let fresh = try await self.insert(markers, on: connection)
-                result = try await body(PostgresTransaction(connection: connection, store: self), fresh)
+                let transaction = PostgresTransaction(connection: connection, store: self)
+                result = try await body(transaction, fresh)
+                // A statement failed and the handler caught its error: PostgreSQL has aborted the transaction, and
+                // COMMIT would only roll it back. The first error is the record's.
+                if let failure = transaction.failure { throw failure }
+                // Cancelled (watchdog, lost lock lease, forced stop) before COMMIT: roll back instead.
+                try Task.checkCancellation()
             } catch {
-                try? await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
+                await self.rollBack(connection)
                 throw error
             }
             // If COMMIT does not return, whether it landed is unknown: nothing is stored, the record comes back,
             // and its marker tells.
-            try await self.bounded("COMMIT", on: connection) { for try await _ in try await $0.query("COMMIT", logger: $1) {} }
+            let outcome = try await self.bounded("COMMIT", on: connection) { connection, logger in
+                let result: EventLoopFuture<PostgresQueryResult> = connection.query("COMMIT", logger: logger)
+                return try await result.get().metadata.command
+            }
+            // An aborted transaction (a statement on the raw connection failed and the handler caught its error)
+            // answers COMMIT with the tag ROLLBACK and no error.
+            guard outcome == "COMMIT" else {
+                throw PostgresStoreError(sqlState: "25P02", message: "COMMIT was answered with \(outcome): a statement of the "
+                                         + "transaction failed and its error was caught; the transaction was rolled back")
+            }
             return result
         }
     }
@@ -131,40 +187,71 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
     }
 
     /// Runs one of the store's statements with the statement timeout. On timeout a ``TransientStoreError`` is
-    /// thrown at once and the connection is closed. The statement is not awaited then: on a connection the server
-    /// dropped while it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending
-    /// even after `close()`.
+    /// thrown at once, when the connection closes too, and on cancellation a `CancellationError`.
+    ///
+    /// A statement given up on (timeout, cancellation) may still be in flight, so the connection is closed before
+    /// this returns: the pool discards it, and the next lessee never meets the statement (or a transaction it left
+    /// open). Cancelled before it starts, nothing is sent and the connection stays as it was.
+    ///
+    /// The statement runs in a task of its own, which is not awaited then: on a connection the server dropped while
+    /// it sat idle in a transaction, postgres-nio 1.33 was seen to leave the next statement pending even after
+    /// `close()`. Only the race is structured: the timer is a child task, cancelled as soon as the outcome is known,
+    /// and the close watch is one callback per connection (``CloseWatch``), so nothing outlives the statement.
     func bounded<T: Sendable>(
         _ what: String, on connection: PostgresConnection,
         _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
+        try Task.checkCancellation()
         let logger = self.logger
         let timeout = statementTimeout
-        let outcome = ResumeOnce<T>()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                outcome.start(continuation)
-                let statement = Task {
-                    do { outcome.finish(.success(try await work(connection, logger))) } catch { outcome.finish(.failure(error)) }
-                }
-                // A connection that closes fails its statement at once (postgres-nio may not).
-                connection.closeFuture.whenComplete { _ in
-                    if outcome.finish(.failure(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)"))) {
-                        statement.cancel()
-                    }
-                }
-                Task {
-                    try? await Task.sleep(for: timeout)
-                    let reason = "\(what) did not return within \(timeout); the connection was closed"
-                    if outcome.finish(.failure(TransientStoreError(reason: reason))) {
-                        statement.cancel()
-                        try? await connection.close()
-                    }
-                }
-            }
-        } onCancel: {
-            outcome.finish(.failure(CancellationError()))
+        let counters = self.counters
+        let end = ResumeOnce<StatementEnd<T>>()
+        let watch = closeWatch.register(connection) {
+            end.finish(.abandoned(TransientStoreError(reason: "the PostgreSQL connection closed during \(what)")))
         }
+        defer { closeWatch.remove(watch) }
+        let statement = Task {
+            do { end.finish(.returned(.success(try await work(connection, logger)))) } catch { end.finish(.returned(.failure(error))) }
+        }
+        let outcome = await withTaskGroup(of: Void.self) { timer in
+            timer.addTask {
+                counters.timerStarted()
+                defer { counters.timerEnded() }
+                do { try await Task.sleep(for: timeout) } catch { return }
+                end.finish(.abandoned(TransientStoreError(reason: "\(what) did not return within \(timeout); the connection was closed")))
+            }
+            let outcome = await withTaskCancellationHandler {
+                await end.wait()
+            } onCancel: {
+                end.finish(.abandoned(CancellationError()))
+            }
+            timer.cancelAll()
+            return outcome
+        }
+        switch outcome {
+        case .returned(let result):
+            return try result.get()
+        case .abandoned(let reason):
+            statement.cancel()
+            // Closing fails what is pending on the connection; it does not wait for the statement.
+            try? await connection.close()
+            throw reason
+        }
+    }
+
+    /// Ends a transaction that must not commit, so that its connection goes back to the pool clean or closed.
+    /// The ROLLBACK is shielded from the caller's cancellation (cut short, it would leave the transaction open on a
+    /// pooled connection) and bounded by the statement timeout; when it fails or does not return, the connection
+    /// is closed.
+    func rollBack(_ connection: PostgresConnection) async {
+        guard !connection.isClosed else { return }
+        await Task {
+            do {
+                try await self.bounded("ROLLBACK", on: connection) { for try await _ in try await $0.query("ROLLBACK", logger: $1) {} }
+            } catch {
+                try? await connection.close()
+            }
+        }.value
     }
 
     /// Runs `work` on a pooled connection; PostgreSQL errors come out classified.
@@ -175,6 +262,19 @@ public final class PostgresIdempotencyStore: IdempotencyStore {
             throw PostgresErrorClassifier.classify(error)
         }
     }
+}
+
+/// How a bounded statement ended: it returned (nothing is in flight), or it was given up on and may still be.
+enum StatementEnd<T: Sendable>: Sendable {
+    case returned(Result<T, any Error>)
+    case abandoned(any Error)
+}
+
+/// Raised once, read from any task.
+private final class Flag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
+    func raise() { raised.store(true, ordering: .relaxed) }
 }
 
 enum PostgresIdentifier {

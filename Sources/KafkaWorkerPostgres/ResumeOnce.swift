@@ -1,32 +1,35 @@
 import Synchronization
 
-/// Resumes a continuation with the first result offered; later ones are dropped.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, early: Result<T, any Error>?, done: Bool)>((nil, nil, false))
+/// Hands the first value offered to the one waiter; later ones are dropped. The value may come before the wait.
+final class ResumeOnce<Value: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Value, Never>?, early: Value?, done: Bool)>((nil, nil, false))
 
-    func start(_ continuation: CheckedContinuation<T, any Error>) {
-        let early: Result<T, any Error>? = state.withLock { state in
-            if let early = state.early { return early }
-            state.continuation = continuation
-            return nil
+    /// Waits for the first value (returns at once if it came already).
+    func wait() async -> Value {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+            let early: Value? = state.withLock { state in
+                if let early = state.early { return early }
+                state.continuation = continuation
+                return nil
+            }
+            if let early { continuation.resume(returning: early) }
         }
-        if let early { continuation.resume(with: early) }
     }
 
-    /// Returns `true` if this result was the first.
+    /// Returns `true` if this value was the first.
     @discardableResult
-    func finish(_ result: Result<T, any Error>) -> Bool {
-        let (first, continuation) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?) in
+    func finish(_ value: Value) -> Bool {
+        let (first, continuation) = state.withLock { state -> (Bool, CheckedContinuation<Value, Never>?) in
             guard !state.done else { return (false, nil) }
             state.done = true
             guard let continuation = state.continuation else {
-                state.early = result
+                state.early = value
                 return (true, nil)
             }
             state.continuation = nil
             return (true, continuation)
         }
-        continuation?.resume(with: result)
+        continuation?.resume(returning: value)
         return first
     }
 }
