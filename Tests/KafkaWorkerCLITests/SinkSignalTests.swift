@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import KafkaWorkerSQLite
 import KafkaWorkerTesting
 import Synchronization
 import Testing
@@ -59,7 +60,7 @@ struct SinkSignalTests {
         #expect(log.stopped.withLock { $0 } >= 6, "enough stops were tried")
     }
 
-    @Test("three sinks, one SIGKILLed and restarted every 2–5 s for 30 s; then SIGINT to each: every one exits in time")
+    @Test("three sinks, one SIGKILLed and restarted every 2–5 s for 30 s: every record written once; then SIGINT to each: every one exits in time")
     func signalAfterRestartChaos() async throws {
         let cluster = KafkaTesting.shared
         let topic = try KafkaTesting.topic("sink-chaos", partitions: 3)
@@ -79,6 +80,17 @@ struct SinkSignalTests {
             _ = await sinks[victim].exitStatus(within: .seconds(10))
             sinks[victim] = try SpawnedWorker(arguments)
         }
+        // Every record written exactly once despite the kills mid-batch (the row and its marker commit together).
+        let reader = try SQLiteIdempotencyStore(configuration: .init(path: database))
+        @Sendable func counts() async throws -> (Int64, Int64) {
+            let row = try await reader.withMarkers([]) { transaction, _ in
+                try await transaction.execute("SELECT count(*), count(DISTINCT kafka_partition || ':' || kafka_offset) FROM kafka_sink")
+            }.first
+            return (row?[0].integer ?? -1, row?[1].integer ?? -1)
+        }
+        try await waitFor("3,000 rows", within: .seconds(60)) { (try? await counts().1) == 3_000 }
+        let (rows, distinct) = try await counts()
+        #expect(rows == 3_000 && distinct == 3_000, "rows \(rows), distinct positions \(distinct)")
         // A process signalled before its `main` runs dies of the signal, as any program: wait until each started.
         for sink in sinks {
             try await waitFor("the sink started", within: .seconds(20)) { sink.text.contains("sink started") }
