@@ -49,7 +49,7 @@ struct OrderingAndFlowTests {
         #expect(meter.peak <= 8)
     }
 
-    @Test("a slow handler with a full buffer pauses fetching and causes no rebalance")
+    @Test("slow handlers with a full buffer: fetching pauses, and a member joining still gets its partition in bounded time")
     func slowHandlerNoRebalance() async throws {
         let topic = try KafkaTesting.topic("slow", partitions: 2)
         try await produce((0..<120).map { itemRecord(topic: topic, id: "i\($0)", partition: Int32($0 % 2)) })
@@ -59,18 +59,27 @@ struct OrderingAndFlowTests {
         configuration.maxBufferedRecordsPerPartition = 10
         configuration.maxBatchSize = 5
         configuration.maxConcurrency = 2
-        let worker = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
-                                               logger: KafkaTesting.logger, handler: { _ in
+        let seen = Ledger()
+        let handler: @Sendable (WorkerRecord<Item>) async throws -> Void = { record in
             try await Task.sleep(for: .milliseconds(100))
-        }))
-        try await waitUntil("120 handled", within: .seconds(60)) { worker.worker.statistics.processed == 120 }
-        try await worker.stop()
-        // 120 × 100 ms over 2 lanes ≈ 6 s, longer than max.poll.interval.ms: still one assignment, no revoke
-        // until the shutdown.
-        #expect(worker.events(.assigned).count == 1)
-        #expect(worker.events(.revoked).count == 1, "only the shutdown's")
-        #expect(worker.events(.lost).isEmpty)
-        #expect(worker.worker.statistics.rebalances == 1)
+            seen.note(record.value.id)
+        }
+        let a = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                          logger: KafkaTesting.logger, handler: handler))
+        try await waitUntil("a is busy", within: .seconds(30)) { a.worker.statistics.processed >= 10 }
+        // 120 × 100 ms over 2 lanes ≈ 6 s of work, longer than max.poll.interval.ms: a is never kicked out (it
+        // keeps polling), and a second member's rebalance completes while a's handlers are slow.
+        let joinedAt = ContinuousClock.now
+        let b = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                          logger: KafkaTesting.logger, handler: handler))
+        try await waitUntil("b gets a partition", within: .seconds(25)) { !b.events(.assigned).flatMap(\.partitions).isEmpty }
+        #expect(ContinuousClock.now - joinedAt < .seconds(25))
+        try await waitUntil("120 handled", within: .seconds(60)) { Set(seen.order).count == 120 }
+        try await a.stop()
+        try await b.stop()
+        #expect(a.events(.lost).isEmpty, "a was never kicked out for being slow")
+        #expect(b.events(.lost).isEmpty)
+        #expect(a.events(.revoked).count >= 1, "a gave a partition up in an orderly revoke")
     }
 
     @Test("batch handler: batches in order per partition; a failing record splits its batch and alone is dead-lettered")
