@@ -1,4 +1,5 @@
 internal import Crdkafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -49,11 +50,24 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 
     deinit {
-        if kind == .consumer && !consumerClosed.withLock({ $0 }) {
-            rd_kafka_consumer_close(pointer)
+        // `rd_kafka_destroy` joins librdkafka's threads (and an unclosed consumer's close waits for the group):
+        // the last reference may be dropped on a cooperative thread, so both run on a thread of their own.
+        let handle = Teardown(pointer: pointer, callbacks: callbacks,
+                              close: kind == .consumer && !consumerClosed.withLock({ $0 }))
+        let thread = Thread {
+            if handle.close { rd_kafka_consumer_close(handle.pointer) }
+            rd_kafka_destroy(handle.pointer)
+            handle.callbacks.release()
         }
-        rd_kafka_destroy(pointer)
-        callbacks.release()
+        thread.name = "kafka-destroy"
+        thread.start()
+    }
+
+    /// What the teardown thread needs. `@unchecked Sendable`: handed over once, used by that thread alone.
+    private struct Teardown: @unchecked Sendable {
+        let pointer: OpaquePointer
+        let callbacks: Unmanaged<RDKafkaCallbacks>
+        let close: Bool
     }
 
     /// `rd_kafka_consumer_close`, at most once. Blocks: call it off the cooperative pool.
