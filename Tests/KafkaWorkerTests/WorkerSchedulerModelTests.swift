@@ -191,3 +191,32 @@ struct WorkerSchedulerBytesTests {
         #expect(scheduler.bufferedBytes == 0 && scheduler.buffered == 0)
     }
 }
+
+extension WorkerSchedulerBytesTests {
+    @Test("a stuck partition is paused at a quarter of the byte limit, so it cannot keep the worker full for the others")
+    func stuckPartitionCannotHoldTheWorkerFull() {
+        var scheduler = WorkerScheduler(limits: .init(ordering: .partition, maxConcurrency: 4, chunkSize: 100, maxBuffered: 50_000,
+                                                      maxBufferedPerPartition: 20_000, maxBufferedBytes: 4 << 20))
+        let stuck = KafkaTopicPartition(topic: "t", partition: 0), healthy = KafkaTopicPartition(topic: "t", partition: 1)
+        _ = scheduler.assign([stuck, healthy], generation: 1)
+        let value = KafkaBytes([UInt8](repeating: 1, count: 100 << 10))
+        func records(_ partition: Int32, _ offsets: Range<Int64>) -> [KafkaRecord] {
+            offsets.map { KafkaRecord(topic: "t", partition: partition, offset: $0, value: value) }
+        }
+        // The stuck partition's head never finishes; it keeps being fetched until its own limit pauses it.
+        var paused = false
+        var next: Int64 = 0
+        while !paused && next < 200 {
+            paused = scheduler.receive(records(0, next..<next + 1), generation: 1).pause.contains(stuck)
+            next += 1
+        }
+        #expect(paused && scheduler.bufferedBytes <= (1 << 20) + (100 << 10), "paused at a quarter of 4 MiB")
+        // The healthy partition fills the worker, then drains completely: intake must be let go.
+        let lanes = scheduler.receive(records(1, 0..<40), generation: 1).startLanes
+        #expect(scheduler.intakeParked)
+        guard let lane = lanes.first(where: { $0.partition == healthy }), case .chunk(let chunk) = scheduler.take(for: lane) else {
+            Issue.record("no chunk for the healthy partition"); return
+        }
+        #expect(scheduler.finished(chunk.records.map(\.offset), of: healthy, epoch: chunk.epoch).wakeIntake)
+    }
+}

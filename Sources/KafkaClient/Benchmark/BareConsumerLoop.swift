@@ -26,7 +26,7 @@ public enum BareConsumerLoop {
         let client = try RDKafkaClient(kind: .consumer, properties: props,
                                        callbacks: RDKafkaCallbacks(logger: .init(label: "bare-loop"), secrets: props.secretValues))
         let list = RDKafkaTopicPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
-        try KafkaError.check(rd_kafka_subscribe(client.pointer, list.pointer), operation: "subscribe")
+        try KafkaError.check(list.withPointer { rd_kafka_subscribe(client.pointer, $0) }, operation: "subscribe")
         let limit = timeout
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {

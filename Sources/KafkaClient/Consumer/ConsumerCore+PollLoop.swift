@@ -94,6 +94,7 @@ extension ConsumerCore {
         let waiters = state.withLock { state in
             state.lifecycle = .closed
             state.assignment.removeAll()
+            state.assignedAt.removeAll()
             defer { state.closeWaiters.removeAll() }
             return state.closeWaiters
         }

@@ -27,6 +27,7 @@ extension ConsumerCore {
             let generation = self.generation.add(1, ordering: .relaxed).newValue
             state.withLock { state in
                 state.assignment.formUnion(partitions)
+                for partition in partitions { state.assignedAt[partition] = generation }
                 state.userPaused.subtract(partitions)
                 state.appliedPaused.subtract(partitions)
                 state.pauseUnknown.formUnion(partitions)
@@ -53,6 +54,7 @@ extension ConsumerCore {
             if let failure { handleError(failure) }
             state.withLock { state in
                 state.assignment.subtract(partitions)
+                for partition in partitions { state.assignedAt[partition] = nil }
                 state.userPaused.subtract(partitions)
                 state.appliedPaused.subtract(partitions)
                 state.pauseUnknown.subtract(partitions)
@@ -64,6 +66,7 @@ extension ConsumerCore {
             generation.add(1, ordering: .relaxed)
             state.withLock { state in
                 state.assignment.removeAll()
+                state.assignedAt.removeAll()
                 state.userPaused.removeAll()
                 state.appliedPaused.removeAll()
                 state.pauseUnknown.removeAll()
@@ -71,15 +74,20 @@ extension ConsumerCore {
         }
     }
 
-    /// Stores `offsets` and commits synchronously (this is the poll thread), reporting the result as a
-    /// `.committed` event. A store refused for a partition no longer ours is left out, never committed.
+    /// How long the commit before a revoke may wait for the coordinator (librdkafka holds a commit while no
+    /// coordinator is known, up to the session timeout): past it, the revoke goes on and the records may come again.
+    static let revokeCommitTimeout: Duration = .seconds(10)
+
+    /// Stores `offsets` and commits them (this is the poll thread), waiting at most ``revokeCommitTimeout`` for the
+    /// answer, and reports the result as a `.committed` event. A store refused for a partition no longer ours is
+    /// left out, never committed.
     private func commitBeforeRevoke(rk: OpaquePointer, _ offsets: [KafkaTopicPartitionOffset]) {
         let list = RDKafkaTopicPartitionList(offsets)
         _ = rd_kafka_offsets_store(rk, list.pointer)
         let refused = Set(list.errors(operation: "store offsets").map(\.0.topicPartition))
         let stored = offsets.filter { !refused.contains($0.topicPartition) }
         guard !stored.isEmpty else { return }
-        let err = RDKafkaTopicPartitionList(stored).withPointer { rd_kafka_commit(rk, $0, 0) }
+        let err = Self.commit(rk: rk, stored, timeout: Self.revokeCommitTimeout)
         let error: KafkaError? = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET
             ? nil : KafkaError(rdCode: err, operation: "commit")
         if let error { logger.warning("commit before revoke failed", metadata: ["error": "\(error)", "offsets": "\(stored)"]) }
@@ -89,13 +97,14 @@ extension ConsumerCore {
     /// Runs a hook on the cooperative pool and blocks this (poll) thread until it returns or times out.
     private func runHook(_ name: String, _ body: @escaping @Sendable () async -> Void) {
         let done = DispatchSemaphore(value: 0)
-        Task {
+        let task = Task {
             await body()
             done.signal()
         }
         let timeout = configuration.rebalanceHookTimeout
         let deadline = DispatchTime.now() + .milliseconds(Int(timeout.wholeMilliseconds))
         if done.wait(timeout: deadline) == .timedOut {
+            task.cancel()
             logger.error("rebalance hook timed out; the rebalance goes on without it",
                          metadata: ["hook": "\(name)", "timeout_ms": "\(timeout.wholeMilliseconds)"])
             emit(KafkaConsumerEvent(
@@ -103,6 +112,24 @@ extension ConsumerCore {
                 error: KafkaError(code: .timedOut, operation: "\(name) hook",
                                   message: "the \(name) hook did not return within \(timeout.wholeMilliseconds) ms")))
         }
+    }
+
+    /// Commits `offsets` through a queue of its own and waits for the answer up to `timeout` (`_TIMED_OUT` then; the
+    /// commit may still land).
+    private static func commit(rk: OpaquePointer, _ offsets: [KafkaTopicPartitionOffset], timeout: Duration) -> rd_kafka_resp_err_t {
+        guard let queue = rd_kafka_queue_new(rk) else { return RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE }
+        defer { rd_kafka_queue_destroy(queue) }
+        let list = RDKafkaTopicPartitionList(offsets)
+        let queued = list.withPointer { rd_kafka_commit_queue(rk, $0, queue, nil, nil) }
+        guard queued == RD_KAFKA_RESP_ERR_NO_ERROR else { return queued }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let left = Int32(clamping: max(1, (deadline - ContinuousClock.now).wholeMilliseconds))
+            guard let event = rd_kafka_queue_poll(queue, left) else { continue }
+            defer { rd_kafka_event_destroy(event) }
+            if rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT { return rd_kafka_event_error(event) }
+        }
+        return RD_KAFKA_RESP_ERR__TIMED_OUT
     }
 
     private static func failure(_ err: rd_kafka_resp_err_t, operation: String) -> KafkaError? {

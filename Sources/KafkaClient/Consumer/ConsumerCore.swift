@@ -15,6 +15,8 @@ final class ConsumerCore: Sendable {
         /// The `rd_kafka_t`, set once right after it is created.
         var handle: RDKafkaHandle?
         var assignment: Set<KafkaTopicPartition> = []
+        /// The assignment generation each assigned partition was assigned at.
+        var assignedAt: [KafkaTopicPartition: Int] = [:]
         /// Paused by the application; stays paused across back-pressure. Forgotten when a partition is revoked.
         var userPaused: Set<KafkaTopicPartition> = []
         /// Fetching is paused because the hand-off buffer reached its high watermark.

@@ -61,7 +61,7 @@ public final class KafkaConsumer: Sendable {
             throw KafkaError(code: .invalidArgument, operation: "subscribe", message: "no topics given")
         }
         let list = RDKafkaTopicPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
-        try KafkaError.check(rd_kafka_subscribe(client.pointer, list.pointer), operation: "subscribe")
+        try KafkaError.check(list.withPointer { rd_kafka_subscribe(client.pointer, $0) }, operation: "subscribe")
         let start = core.state.withLock { state -> Bool in
             guard state.lifecycle == .idle else { return false }
             state.lifecycle = .polling

@@ -7,8 +7,16 @@ public struct KafkaRecordBatches: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: KafkaConsumer
 
+        /// Records polled before a rebalance that revoked (or re-assigned) their partition are left out: the
+        /// partition's owner reads them again from the committed offset.
         public mutating func next() async throws -> [KafkaRecord]? {
-            try await nextTagged()?.records
+            while let (records, generation) = try await nextTagged() {
+                guard generation < consumer.core.generation.load(ordering: .relaxed) else { return records }
+                let current = consumer.core.state.withLock { $0.assignedAt }
+                let kept = records.filter { (current[$0.topicPartition] ?? .max) <= generation }
+                if !kept.isEmpty || records.isEmpty { return kept }
+            }
+            return nil
         }
 
         /// The next batch with the assignment generation it was polled in: records of a partition assigned at a

@@ -17,6 +17,8 @@ struct WorkerScheduler: Sendable {
         var maxBufferedPerPartition: Int
         /// Bytes (keys + values) held at which intake waits, like `maxBuffered`.
         var maxBufferedBytes: Int = .max
+        /// Bytes one partition may hold before it is paused alone: a quarter of the worker's (resumes at half of it).
+        var maxBufferedBytesPerPartition: Int { maxBufferedBytes == .max ? .max : max(1, maxBufferedBytes / 4) }
     }
 
     /// Records a lane runs next; all from one partition, in order. A slice of a fetched batch: handing it
@@ -66,8 +68,9 @@ struct WorkerScheduler: Sendable {
         }
 
         /// Notes finished offsets; returns how many (and how many bytes) were newly finished and the offset to
-        /// store, if it moved.
-        mutating func finish(_ offsets: [Int64], resumeBelow: Int) -> (Int, Int, Int64?) {
+        /// store, if it moved. An over-limit partition resumes once at or below both `resumeBelow` (records) and
+        /// `resumeBelowBytes`.
+        mutating func finish(_ offsets: [Int64], resumeBelow: Int, resumeBelowBytes: Int) -> (Int, Int, Int64?) {
             var done = 0
             var bytes = 0
             for offset in offsets {
@@ -75,7 +78,7 @@ struct WorkerScheduler: Sendable {
                 done += 1
                 bytes += size
             }
-            if overLimit && progress.unfinished <= resumeBelow { overLimit = false }
+            if overLimit && progress.unfinished <= resumeBelow && progress.unfinishedBytes <= resumeBelowBytes { overLimit = false }
             guard let next = progress.committableOffset, next != lastStored else { return (done, bytes, nil) }
             lastStored = next
             return (done, bytes, next)
@@ -185,7 +188,10 @@ struct WorkerScheduler: Sendable {
         guard accepted > 0 else { return }
         buffered += accepted
         bufferedBytes += acceptedBytes
-        if partitions.values[position].progress.unfinished >= limits.maxBufferedPerPartition {
+        // A partition's own limit, in records and in bytes (a quarter of the worker's): one stuck partition can never
+        // hold so much that the worker stays full for the others.
+        if partitions.values[position].progress.unfinished >= limits.maxBufferedPerPartition
+            || partitions.values[position].progress.unfinishedBytes >= limits.maxBufferedBytesPerPartition {
             partitions.values[position].overLimit = true
         }
     }
@@ -210,7 +216,8 @@ struct WorkerScheduler: Sendable {
         var actions = Actions()
         inFlight -= offsets.count
         guard let position = partitions.index(forKey: partition), partitions.values[position].epoch == epoch else { return actions }
-        let (done, bytes, store) = partitions.values[position].finish(offsets, resumeBelow: limits.maxBufferedPerPartition / 2)
+        let (done, bytes, store) = partitions.values[position].finish(
+            offsets, resumeBelow: limits.maxBufferedPerPartition / 2, resumeBelowBytes: limits.maxBufferedBytesPerPartition / 2)
         buffered -= done
         bufferedBytes -= bytes
         if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }

@@ -58,13 +58,17 @@ private final class SignalPipe: Sendable {
             var action = sigaction()
             #if canImport(Glibc)
             action.__sigaction_handler.sa_handler = { number in
+                let saved = errno  // the interrupted code may be about to read it
                 var byte = UInt8(truncatingIfNeeded: number)
                 _ = write(signalPipeWriteEnd, &byte, 1)
+                errno = saved
             }
             #else
             action.__sigaction_u.__sa_handler = { number in
+                let saved = errno
                 var byte = UInt8(truncatingIfNeeded: number)
                 _ = write(signalPipeWriteEnd, &byte, 1)
+                errno = saved
             }
             #endif
             sigemptyset(&action.sa_mask)

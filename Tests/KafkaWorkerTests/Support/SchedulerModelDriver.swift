@@ -263,11 +263,12 @@ extension SchedulerModel {
             if intakeWaiting && (scheduler.hasRoom || stopped) { return "intake parked with room (\(scheduler.buffered) held)" }
             for (partition, state) in model where !state.revoking {
                 let isPaused = paused.contains(partition)
-                if state.unfinished >= limits.maxBufferedPerPartition && !isPaused {
-                    return "\(partition) holds \(state.unfinished) ≥ its limit and is not paused"
+                let bytes = state.unfinishedBytes
+                if (state.unfinished >= limits.maxBufferedPerPartition || bytes >= limits.maxBufferedBytesPerPartition) && !isPaused {
+                    return "\(partition) holds \(state.unfinished) records, \(bytes) bytes ≥ its limit and is not paused"
                 }
-                if isPaused && state.unfinished <= limits.maxBufferedPerPartition / 2 {
-                    return "\(partition) holds \(state.unfinished) and stays paused"
+                if isPaused && state.unfinished <= limits.maxBufferedPerPartition / 2 && bytes <= limits.maxBufferedBytesPerPartition / 2 {
+                    return "\(partition) holds \(state.unfinished) records, \(bytes) bytes and stays paused"
                 }
             }
             if !paused.isSubset(of: Set(model.keys)) { return "paused partitions not assigned: \(paused)" }
