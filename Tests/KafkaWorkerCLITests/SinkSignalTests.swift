@@ -16,15 +16,7 @@ final class StopLog: Sendable {
 struct SinkSignalTests {
     @Test("three sink slots for 40 s: each sink gets SIGINT/SIGTERM (or SIGKILL) 0.05–5 s after start and exits in time")
     func signalsAtRandomMoments() async throws {
-        let cluster = KafkaTesting.shared
-        let topic = try KafkaTesting.topic("sink-signals", partitions: 3)
-        try await KafkaTesting.send((0..<3_000).map {
-            KafkaProducerRecord(topic: topic, partition: Int32($0 % 3), key: "k\($0)", value: "v\($0)")
-        })
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
-        let group = KafkaTesting.unique("sink-group")
-        let arguments = ["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic, "--group", group,
-                         "--database", database, "--log-level", "info", "--session-timeout-ms", "6000"]
+        let (arguments, _) = try await Self.sinkSetup("sink-signals")
         let log = StopLog()
         let deadline = ContinuousClock.now + .seconds(40)
         try await withThrowingTaskGroup(of: Void.self) { slots in
@@ -62,15 +54,7 @@ struct SinkSignalTests {
 
     @Test("three sinks, one SIGKILLed and restarted every 2–5 s for 30 s: every record written once; then SIGINT to each: every one exits in time")
     func signalAfterRestartChaos() async throws {
-        let cluster = KafkaTesting.shared
-        let topic = try KafkaTesting.topic("sink-chaos", partitions: 3)
-        try await KafkaTesting.send((0..<3_000).map {
-            KafkaProducerRecord(topic: topic, partition: Int32($0 % 3), key: "k\($0)", value: "v\($0)")
-        })
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
-        let arguments = ["sink", "--bootstrap-servers", cluster.bootstrapServersString, "--topic", topic,
-                         "--group", KafkaTesting.unique("sink-group"), "--database", database, "--log-level", "info",
-                         "--session-timeout-ms", "6000"]
+        let (arguments, database) = try await Self.sinkSetup("sink-chaos")
         var sinks = try (0..<3).map { _ in try SpawnedWorker(arguments) }
         let chaosEnd = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < chaosEnd {
@@ -106,5 +90,18 @@ struct SinkSignalTests {
             if status != 0 { stuck.append("sink \(index) exited \(status)\n\(sink.text.suffix(2_000))") }
         }
         #expect(stuck.isEmpty, "\(stuck)")
+    }
+
+    /// A topic of 3,000 records on 3 partitions and the arguments of a sink of a fresh group and database.
+    static func sinkSetup(_ prefix: String) async throws -> (arguments: [String], database: String) {
+        let topic = try KafkaTesting.topic(prefix, partitions: 3)
+        try await KafkaTesting.send((0..<3_000).map {
+            KafkaProducerRecord(topic: topic, partition: Int32($0 % 3), key: "k\($0)", value: "v\($0)")
+        })
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink")).db").path
+        let arguments = ["sink", "--bootstrap-servers", KafkaTesting.shared.bootstrapServersString, "--topic", topic,
+                         "--group", KafkaTesting.unique("sink-group"), "--database", database, "--log-level", "info",
+                         "--session-timeout-ms", "6000"]
+        return (arguments, database)
     }
 }

@@ -71,19 +71,8 @@ enum SchedulerModel {
         var description: String { "\(kind)(\(a % 97),\(b % 97),\(c % 97))" }
     }
 
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func operations(seed: UInt64, count: Int) -> [Operation] {
-        var rng = Rng(state: seed)
+        var rng = SplitMix(seed: seed)
         // Weighted: most steps move records; rebalances and stops are rarer.
         let weights: [(Operation.Kind, UInt64)] = [(.receive, 20), (.take, 20), (.finish, 30), (.chunkDone, 12),
                                                    (.beginRevoke, 3), (.completeRevoke, 4), (.lose, 1), (.assign, 5),
@@ -154,7 +143,7 @@ enum SchedulerModel {
 
     /// Runs `operations` and returns the first broken invariant, if any.
     static func run(seed: UInt64, _ operations: [Operation]) -> String? {
-        var rng = Rng(state: seed ^ 0x5DEE_CE66)
+        var rng = SplitMix(seed: seed ^ 0x5DEE_CE66)
         let orderings: [OrderingMode] = [.partition, .key, .unordered]
         let limits = WorkerScheduler.Limits(
             ordering: orderings[Int(rng.next() % 3)], maxConcurrency: 1 + Int(rng.next() % 4),
