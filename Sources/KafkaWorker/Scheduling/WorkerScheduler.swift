@@ -191,7 +191,8 @@ struct WorkerScheduler: Sendable {
         // A partition's own limit, in records and in bytes (a quarter of the worker's): one stuck partition can never
         // hold so much that the worker stays full for the others.
         if partitions.values[position].progress.unfinished >= limits.maxBufferedPerPartition
-            || partitions.values[position].progress.unfinishedBytes >= limits.maxBufferedBytesPerPartition {
+            || (partitions.values[position].progress.unfinishedBytes >= limits.maxBufferedBytesPerPartition
+                && partitions.values[position].progress.unfinished > 1) {
             partitions.values[position].overLimit = true
         }
     }

@@ -78,6 +78,7 @@ private final class SignalPipe: Sendable {
     }
 
     func subscribe(_ continuation: AsyncStream<Int32>.Continuation) {
+        continuation.onTermination = { [self] _ in subscriber.withLock { $0.continuation = nil } }
         let early = subscriber.withLock { state in
             state.continuation = continuation
             defer { state.early = [] }
@@ -94,6 +95,9 @@ private final class SignalPipe: Sendable {
         sigaddset(&unblock, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var byte: UInt8 = 0
+        // Signals nobody acted on (no command listening, or it stopped listening): the second one ends the process,
+        // so a hang before or after the command's own handling can always be interrupted.
+        var unheard = 0
         while true {
             let count = read(fd, &byte, 1)
             if count == 1 {
@@ -101,7 +105,12 @@ private final class SignalPipe: Sendable {
                     if state.continuation == nil { state.early.append(Int32(byte)) }
                     return state.continuation
                 }
-                continuation?.yield(Int32(byte))
+                var heard = false
+                if let continuation, case .enqueued = continuation.yield(Int32(byte)) { heard = true }
+                if !heard {
+                    unheard += 1
+                    if unheard >= 2 { _exit(128 + Int32(byte)) }
+                }
             } else if count < 0 && errno == EINTR {
                 continue
             } else {

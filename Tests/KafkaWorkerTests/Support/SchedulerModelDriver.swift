@@ -264,7 +264,8 @@ extension SchedulerModel {
             for (partition, state) in model where !state.revoking {
                 let isPaused = paused.contains(partition)
                 let bytes = state.unfinishedBytes
-                if (state.unfinished >= limits.maxBufferedPerPartition || bytes >= limits.maxBufferedBytesPerPartition) && !isPaused {
+                if (state.unfinished >= limits.maxBufferedPerPartition
+                    || (bytes >= limits.maxBufferedBytesPerPartition && state.unfinished > 1)) && !isPaused {
                     return "\(partition) holds \(state.unfinished) records, \(bytes) bytes ≥ its limit and is not paused"
                 }
                 if isPaused && state.unfinished <= limits.maxBufferedPerPartition / 2 && bytes <= limits.maxBufferedBytesPerPartition / 2 {
