@@ -92,6 +92,19 @@ struct SinkSignalTests {
         #expect(stuck.isEmpty, "\(stuck)")
     }
 
+    @Test("two signals while nothing listens yet (a demo still starting) end the process at once")
+    func twoSignalsWhileStarting() async throws {
+        let demo = try SpawnedWorker(["demo", "--orders", "200000", "--log-level", "info"])
+        // Its first log line: `main` ran, the signals are ours; the cluster, topics and orders are still being made.
+        try await waitFor("the demo logs", within: .seconds(20)) { !demo.text.isEmpty }
+        demo.send(SIGINT)
+        try await Task.sleep(for: .milliseconds(100))
+        demo.send(SIGINT)
+        let status = await demo.exitStatus(within: .seconds(20))
+        #expect(status != nil, "the demo still ran 20 s after two SIGINTs\n\(demo.text.suffix(1_500))")
+        if status == nil { demo.send(SIGKILL) }
+    }
+
     /// A topic of 3,000 records on 3 partitions and the arguments of a sink of a fresh group and database.
     static func sinkSetup(_ prefix: String) async throws -> (arguments: [String], database: String) {
         let topic = try KafkaTesting.topic(prefix, partitions: 3)
