@@ -144,7 +144,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaWorkerCLITests",
-            dependencies: ["KafkaWorkerCLI", "KafkaWorkerTesting", "KafkaWorkerSQLite", "KafkaWorker", "KafkaClient"],
+            dependencies: [
+                "KafkaWorkerCLI", "KafkaWorkerTesting", "KafkaWorkerSQLite", "KafkaWorkerPostgres", "KafkaWorker", "KafkaClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -2,19 +2,20 @@ import ArgumentParser
 import Foundation
 import KafkaClient
 import KafkaWorker
+import KafkaWorkerPostgres
 import KafkaWorkerSQLite
 import Logging
 
-/// `kafka-worker sink`: copies topics into a SQLite table, each message once (idempotency markers in the same
-/// transaction). Several sink processes may share one group and one database file.
+/// `kafka-worker sink`: copies topics into a SQLite or PostgreSQL table, each message once (idempotency markers in
+/// the same transaction). Several sink processes may share one group and one database.
 struct SinkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sink",
-        abstract: "Copy topics into a SQLite table, each message once, until SIGINT or SIGTERM.",
+        abstract: "Copy topics into a SQLite or PostgreSQL table, each message once, until SIGINT or SIGTERM.",
         discussion: """
             Rows go to --table (created if missing) with the dedup key, topic, partition, offset, key and value, in \
             the same transaction as the idempotency marker; a duplicate (same dedup key) is skipped and counted. Run \
-            several sinks with the same --group and --database to share the work. Prints a line per second while \
+            several sinks with the same --group and --database (or --postgres-url) to share the work. Prints a line per second while \
             records arrive, and totals on exit.
             """)
 
@@ -28,7 +29,13 @@ struct SinkCommand: AsyncParsableCommand {
     var group: String
 
     @Option(name: .long, help: "SQLite database file (created if missing; WAL mode; shared safely between processes).")
-    var database: String
+    var database: String?
+
+    @Option(name: .long, help: """
+        PostgreSQL instead of SQLite: postgres://user:password@host:port/database[?sslmode=disable|require]. The password \
+        may also come from PGPASSWORD; it is never printed.
+        """)
+    var postgresUrl: String?
 
     @Option(name: .long, help: "Destination table.")
     var table: String = "kafka_sink"
@@ -61,6 +68,10 @@ struct SinkCommand: AsyncParsableCommand {
         }
         guard (1...100_000).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...100000") }
         guard !topic.isEmpty else { throw ValidationError("at least one --topic is required") }
+        guard (database == nil) != (postgresUrl == nil) else {
+            throw ValidationError("give exactly one of --database (SQLite) and --postgres-url (PostgreSQL)")
+        }
+        if let postgresUrl { _ = try PostgresURL.configuration(postgresUrl) }
     }
 
     static func dedupKey(_ text: String) throws -> DedupKey<KafkaRecord> {
@@ -75,13 +86,6 @@ struct SinkCommand: AsyncParsableCommand {
     func run() async throws {
         try logging.bootstrap()
         let logger = Logger(label: "kafka-worker.sink")
-        let store = try SQLiteIdempotencyStore(configuration: .init(path: database))
-        try await store.prepare()
-        let table = self.table
-        _ = try await store.withMarkers([]) { transaction, _ in
-            try await transaction.execute("CREATE TABLE IF NOT EXISTS \(table) (dedup_key TEXT NOT NULL, topic TEXT NOT NULL, "
-                                          + "kafka_partition INTEGER NOT NULL, kafka_offset INTEGER NOT NULL, record_key BLOB, value BLOB)")
-        }
         var configuration = WorkerConfiguration(
             bootstrapServers: bootstrapServers.split(separator: ",").map(String.init), groupID: group, topics: topic)
         configuration.maxBatchSize = batchSize
@@ -90,19 +94,21 @@ struct SinkCommand: AsyncParsableCommand {
             configuration.consumer.session.heartbeatInterval = min(.seconds(3), .milliseconds(sessionTimeoutMs / 3))
         }
         let key = try Self.dedupKey(dedupKey)
-        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
-                                 idempotency: Idempotency(store: store, key: key), logger: logger) { records, transaction in
-            for chunk in stride(from: 0, to: records.count, by: 150).map({ records[$0..<min($0 + 150, records.count)] }) {
-                let rows = Array(repeating: "(?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-                try await transaction.execute("INSERT INTO \(table) VALUES \(rows)", try chunk.flatMap { record in
-                    [SQLiteValue.text(try key.value(of: record)), .text(record.topic), .integer(Int64(record.partition)),
-                     .integer(record.offset), Self.blob(record.key), Self.blob(record.record.value)]
-                })
+        if let database {
+            let worker = try await SinkTargets.sqlite(path: database, table: table, key: key, configuration: configuration, logger: logger)
+            try await run(worker, destination: "database \(database)", logger: logger)
+        } else if let postgresUrl {
+            try await SinkTargets.withPostgres(url: postgresUrl, table: table, key: key, configuration: configuration, logger: logger) {
+                try await run($0, destination: "PostgreSQL table \(table)", logger: logger)
             }
         }
+    }
+
+    /// Runs the worker until a signal stops it, with a progress line per second.
+    private func run(_ worker: KafkaWorker, destination: String, logger: Logger) async throws {
         let signals = handleTerminationSignals(for: worker, logger: logger)
         defer { signals.cancel() }
-        printLine("sink started: group \(group), topics \(topic.joined(separator: ",")), database \(database)")
+        printLine("sink started: group \(group), topics \(topic.joined(separator: ",")), \(destination)")
         let progress = Task {
             var last = WorkerStatistics()
             while !Task.isCancelled {
@@ -115,10 +121,6 @@ struct SinkCommand: AsyncParsableCommand {
         defer { progress.cancel() }
         try await worker.run()
         printLine("sink stopped: " + Self.totals(worker.statistics))
-    }
-
-    private static func blob(_ bytes: KafkaBytes?) -> SQLiteValue {
-        bytes.map { .blob(Array($0)) } ?? .null
     }
 
     static func totals(_ statistics: WorkerStatistics) -> String {

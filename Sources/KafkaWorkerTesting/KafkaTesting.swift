@@ -52,11 +52,11 @@ public enum KafkaTesting {
 
     /// A consumer of `topic` in a group of its own (or `group`), already subscribed.
     public static func consumer(subscribedTo topic: String, group: String? = nil, cluster: EmbeddedKafkaCluster = shared,
-                         configure: (inout KafkaConsumerConfiguration) -> Void = { _ in }) throws -> KafkaConsumer {
+                         configure: (inout KafkaConsumerConfiguration) -> Void = { _ in }) async throws -> KafkaConsumer {
         var configuration = consumerConfiguration(cluster, group: group ?? unique("g"))
         configure(&configuration)
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        try consumer.subscribe(topics: [topic])
+        try await consumer.subscribe(topics: [topic])
         return consumer
     }
 

@@ -9,7 +9,7 @@ struct AdminAndEmbeddedTests {
         let topic = try KafkaTesting.topic("admin", partitions: 2)
         try await KafkaTesting.produce(10, to: topic, partitions: 2)
         let group = KafkaTesting.unique("g")
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
         _ = try await KafkaTesting.collect(10, from: consumer, storeOffsets: false)
         try await consumer.commit([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 3)])
 
@@ -48,7 +48,7 @@ struct AdminAndEmbeddedTests {
         try await KafkaTesting.produce(10, to: topic, partitions: 2, cluster: cluster)
         #expect(clock.now - start >= .milliseconds(200))
 
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group, cluster: cluster)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic, group: group, cluster: cluster)
         _ = try await KafkaTesting.collect(10, from: consumer)
         try cluster.setPartitionLeader(topic: topic, partition: 0, broker: 1)
         try cluster.setGroupCoordinator(group: group, broker: 1)
@@ -64,7 +64,7 @@ struct AdminAndEmbeddedTests {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: KafkaTesting.logger)
         let topic = try KafkaTesting.topic("commiterr", on: cluster)
         try await KafkaTesting.produce(5, to: topic, cluster: cluster)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic, cluster: cluster) { $0.commit.autoCommit = false }
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic, cluster: cluster) { $0.commit.autoCommit = false }
         _ = try await KafkaTesting.collect(5, from: consumer)
         try cluster.injectRequestErrors([.groupAuthorizationFailed], for: .offsetCommit)
         let error = await #expect(throws: KafkaError.self) { try await consumer.commit() }

@@ -20,7 +20,7 @@ struct ClientEdgeTests {
     @Test("a second reader of a consumer's batches is refused; the first keeps reading")
     func secondReaderRefused() async throws {
         let topic = try KafkaTesting.topic("two-readers")
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let first = Task { () -> Int in
             var count = 0
             for try await batch in consumer.batches {

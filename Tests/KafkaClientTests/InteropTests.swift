@@ -11,7 +11,7 @@ struct InteropTests {
         let lines = (0..<20).map { "k\($0):order \($0)" }.joined(separator: "\n") + "\n"
         _ = try await ExternalTool.kcat(["-P", "-b", KafkaTesting.shared.bootstrapServersString, "-t", topic, "-K:", "-p", "0"],
                           input: lines)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let records = try await KafkaTesting.collect(20, from: consumer)
         await consumer.close()
         #expect(records.map(\.keyString) == (0..<20).map { "k\($0)" })

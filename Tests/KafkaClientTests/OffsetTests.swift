@@ -10,7 +10,7 @@ struct OffsetTests {
         try await KafkaTesting.produce(300, to: topic)
         let group = KafkaTesting.unique("g")
 
-        let first = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let first = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
         let seen = try await KafkaTesting.collect(100, from: first, storeOffsets: false)
         let hundredth = try #require(seen.first { $0.offset == 99 })
         #expect(first.storeOffsets([hundredth.nextOffset]).isEmpty)
@@ -19,7 +19,7 @@ struct OffsetTests {
         #expect(try await first.committedOffsets(for: [partition]) == [KafkaTopicPartitionOffset(partition, offset: 100)])
         await first.close()
 
-        let second = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let second = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
         let rest = try await KafkaTesting.collect(200, from: second)
         await second.close()
         #expect(rest.map(\.offset) == Array(100..<300))
@@ -30,7 +30,7 @@ struct OffsetTests {
         let topic = try KafkaTesting.topic("closecommit", partitions: 2)
         try await KafkaTesting.produce(40, to: topic, partitions: 2)
         let group = KafkaTesting.unique("g")
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group) {
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic, group: group) {
             $0.commit.interval = .seconds(3600)  // only close() can have committed
         }
         _ = try await KafkaTesting.collect(40, from: consumer)
@@ -48,7 +48,7 @@ struct OffsetTests {
         let topic = try KafkaTesting.topic("unassigned")
         let other = try KafkaTesting.topic("other")
         try await KafkaTesting.produce(5, to: topic)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let records = try await KafkaTesting.collect(5, from: consumer, storeOffsets: false)
         let rejected = consumer.storeOffsets([
             KafkaTopicPartitionOffset(topic: other, partition: 0, offset: 3),
@@ -67,7 +67,7 @@ struct OffsetTests {
     func seekBack() async throws {
         let topic = try KafkaTesting.topic("seek")
         try await KafkaTesting.produce(30, to: topic)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         _ = try await KafkaTesting.collect(30, from: consumer)
         try await consumer.seek([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 10)])
         let again = try await KafkaTesting.collect(20, from: consumer)
@@ -79,7 +79,7 @@ struct OffsetTests {
     func positionsAndAsyncCommit() async throws {
         let topic = try KafkaTesting.topic("async")
         try await KafkaTesting.produce(12, to: topic)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic) { $0.commit.autoCommit = false }
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic) { $0.commit.autoCommit = false }
         let events = Task { () -> KafkaConsumerEvent? in
             for await event in consumer.events where event.kind == .committed { return event }
             return nil

@@ -8,7 +8,7 @@ struct PauseAndBackpressureTests {
     func pauseAndResume() async throws {
         let topic = try KafkaTesting.topic("pause")
         try await KafkaTesting.produce(100, to: topic)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let before = try await KafkaTesting.collect(100, from: consumer)
         #expect(before.map(\.offset) == Array(0..<100))
 
@@ -34,7 +34,7 @@ struct PauseAndBackpressureTests {
     func backpressureBoundsTheBuffer() async throws {
         let topic = try KafkaTesting.topic("bp", partitions: 2)
         try await KafkaTesting.produce(5_000, to: topic, partitions: 2)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic) {
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic) {
             $0.handoff.maxBatchSize = 50
             $0.handoff.highWatermark = 200
             $0.handoff.lowWatermark = 100

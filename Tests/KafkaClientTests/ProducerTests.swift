@@ -67,7 +67,7 @@ struct ProducerTests {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: ["127.0.0.1:1"], groupID: "nobody")
         configuration.connection.connectTimeout = .seconds(2)
         let consumer = try KafkaConsumer(configuration: configuration, logger: KafkaTesting.logger)
-        try consumer.subscribe(topics: ["anything"])
+        try await consumer.subscribe(topics: ["anything"])
         let clock = ContinuousClock()
         let start = clock.now
         let error = await #expect(throws: KafkaError.self) {

@@ -21,7 +21,7 @@ struct RebalanceOrderTests {
             hookReturned.withLock { $0 = Date() }
         })
         let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: KafkaTesting.logger)
-        try consumer.subscribe(topics: [topic])
+        try await consumer.subscribe(topics: [topic])
         let records = try await KafkaTesting.collect(10, from: consumer)
         let firstSeen = Date()
         await consumer.close()
@@ -35,7 +35,7 @@ struct RebalanceOrderTests {
         let topic = try KafkaTesting.topic("pause-revoke", partitions: 2)
         try await KafkaTesting.produce(20, to: topic, partitions: 2)
         let group = KafkaTesting.unique("g")
-        let a = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let a = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
         _ = try await KafkaTesting.collect(20, from: a)
         a.pause(a.assignment)
         let seen = Mutex<[KafkaRecord]>([])
@@ -43,7 +43,7 @@ struct RebalanceOrderTests {
             for try await batch in a.batches { seen.withLock { $0 += batch } }
         }
         // A second member joins: a's partitions are revoked (eager: all of them) and one comes back.
-        let b = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let b = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
         let bReader = Task { for try await _ in b.batches {} }
         try await waitUntil("the two share the partitions", within: .seconds(40)) {
             a.assignment.count == 1 && b.assignment.count == 1

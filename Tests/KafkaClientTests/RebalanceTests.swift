@@ -47,10 +47,10 @@ final class MemberLog: Sendable {
             })
     }
 
-    func start(_ configuration: KafkaConsumerConfiguration, topic: String) throws -> Task<Void, any Error> {
+    func start(_ configuration: KafkaConsumerConfiguration, topic: String) async throws -> Task<Void, any Error> {
         let consumer = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: KafkaTesting.logger)
         self.consumer.withLock { $0 = consumer }
-        try consumer.subscribe(topics: [topic])
+        try await consumer.subscribe(topics: [topic])
         return Task {
             for try await batch in consumer.batches {
                 state.withLock { state in
@@ -79,7 +79,7 @@ struct RebalanceTests {
         async throws -> (MemberLog, MemberLog, [Task<Void, any Error>])
     {
         let a = MemberLog(), b = MemberLog()
-        let readers = [try a.start(configuration, topic: topic), try b.start(configuration, topic: topic)]
+        let readers = [try await a.start(configuration, topic: topic), try await b.start(configuration, topic: topic)]
         try await waitUntil("a and b share all partitions", within: .seconds(40)) {
             a.assignment.union(b.assignment) == all(topic) && a.assignment.isDisjoint(with: b.assignment)
                 && !a.assignment.isEmpty && !b.assignment.isEmpty
@@ -102,7 +102,7 @@ struct RebalanceTests {
         let (a, b, readers) = try await Self.twoMembers(configuration, topic: topic)
 
         let c = MemberLog()
-        let readerC = try c.start(configuration, topic: topic)
+        let readerC = try await c.start(configuration, topic: topic)
         try await waitUntil("three members share all partitions", within: .seconds(40)) {
             let sets = [a.assignment, b.assignment, c.assignment]
             return sets.allSatisfy { $0.count == 2 } && sets.reduce(Set()) { $0.union($1) } == Self.all(topic)
@@ -187,7 +187,7 @@ struct RebalanceTests {
             for await event in consumer.events { kinds.append(event.kind) }
             return kinds
         }
-        try consumer.subscribe(topics: [topic])
+        try await consumer.subscribe(topics: [topic])
         try await waitUntil("assigned") { !consumer.assignment.isEmpty }
         let clock = ContinuousClock()
         let start = clock.now

@@ -93,7 +93,7 @@ struct RecordStorageTests {
         for result in await producer.sendAll(sent) { _ = try result.get() }
         await producer.close()
 
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         var received = try await KafkaTesting.collect(300, from: consumer)
         for record in received {
             let index = Int(record.offset) * 2 + Int(record.partition)
@@ -117,7 +117,7 @@ struct RecordStorageTests {
         for result in await producer.sendAll(sent) { _ = try result.get() }
         await producer.close()
 
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let held = try await KafkaTesting.collect(20, from: consumer)
         #expect(consumer.core.headerRegistry.keptBatches > 0)
         // Held past the maximum age: the poll thread parses what is left and lets the messages go.
@@ -125,7 +125,7 @@ struct RecordStorageTests {
         #expect(held.map { $0.header("i")?.stringValue } == (0..<20).map { "\($0)" })
 
         // A second consumer, closed before anything is asked for.
-        let second = try KafkaTesting.consumer(subscribedTo: topic)
+        let second = try await KafkaTesting.consumer(subscribedTo: topic)
         let afterClose = try await KafkaTesting.collect(20, from: second)
         await second.close()
         await consumer.close()
@@ -143,7 +143,7 @@ struct RecordStorageTests {
         }
         for result in await producer.sendAll(sent) { _ = try result.get() }
         await producer.close()
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let records = try await KafkaTesting.collect(3_000, from: consumer)
         let registry = consumer.core.headerRegistry
         let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -23,7 +23,7 @@ struct RoundTripTests {
         #expect(reports.map(\.offset) == [0, 1, 2, 3])
         #expect(reports.allSatisfy { $0.topic == topic && $0.partition == 0 })
 
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let received = try await KafkaTesting.collect(4, from: consumer)
         await consumer.close()
 
@@ -48,7 +48,7 @@ struct RoundTripTests {
         _ = try await producer.send(KafkaProducerRecord(topic: topic, key: "k", value: "v",
                                                         headers: [KafkaHeader(name: "h", string: "x")]))
         await producer.close()
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic) { $0.fetch.readHeaders = false }
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic) { $0.fetch.readHeaders = false }
         let received = try await KafkaTesting.collect(1, from: consumer)
         await consumer.close()
         #expect(received.first?.headers == [])
@@ -59,7 +59,7 @@ struct RoundTripTests {
     func orderingPerPartition() async throws {
         let topic = try KafkaTesting.topic("order", partitions: 4)
         try await KafkaTesting.produce(10_000, to: topic, partitions: 4)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let received = try await KafkaTesting.collect(10_000, from: consumer)
         await consumer.close()
 
@@ -78,7 +78,7 @@ struct RoundTripTests {
     func perRecordSequence() async throws {
         let topic = try KafkaTesting.topic("records")
         try await KafkaTesting.produce(50, to: topic)
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic)
         let offsets = try await withDeadline(.seconds(30), "records") {
             var offsets: [Int64] = []
             for try await record in consumer.records {
@@ -99,7 +99,7 @@ struct RoundTripTests {
                                          logger: KafkaTesting.logger)
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
         #expect(try await consumer.queryWatermarks(for: partition) == KafkaWatermarks(low: 0, high: 25))
-        try consumer.subscribe(topics: [topic])
+        try await consumer.subscribe(topics: [topic])
         _ = try await KafkaTesting.collect(25, from: consumer)
         #expect(try consumer.cachedWatermarks(for: partition).high == 25)
         await consumer.close()

@@ -75,7 +75,7 @@ struct SQLiteWorkerTests {
 
     /// Commits offset 0 for every partition of `topic` in `group`.
     static func rewind(group: String, topic: String, partitions: Int32) async throws {
-        let consumer = try KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
         try await waitUntil("assignment of \(topic)", within: .seconds(30)) { consumer.assignment.count == Int(partitions) }
         try await consumer.commit((0..<partitions).map { KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: 0) })
         await consumer.close()

@@ -41,6 +41,7 @@ extension ConsumerCore {
                 enterBackpressure()
             }
             reconcilePauses()
+            performSeeks(rk: rk)
             headerRegistry.sweep()
             headerRegistry.freeRetired()
             var polledAt = generation.load(ordering: .relaxed)
@@ -91,13 +92,14 @@ extension ConsumerCore {
         headerRegistry.releaseAll()
         if let queue = pollQueue.withLock({ queue in defer { queue = nil }; return queue }) { rd_kafka_queue_destroy(queue.pointer) }
         handoff.finish(error: failure)
-        let waiters = state.withLock { state in
+        let (waiters, seeks) = state.withLock { state in
             state.lifecycle = .closed
             state.assignment.removeAll()
             state.assignedAt.removeAll()
             defer { state.closeWaiters.removeAll() }
-            return state.closeWaiters
+            return (state.closeWaiters, Self.cancelSeeks(&state))
         }
+        for seek in seeks { seek.continuation.resume(returning: Self.notPolling) }
         logger.info("consumer closed")
         finishEvents()
         for waiter in waiters { waiter.resume() }

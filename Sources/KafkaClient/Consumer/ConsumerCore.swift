@@ -28,6 +28,8 @@ final class ConsumerCore: Sendable {
         var pauseUnknown: Set<KafkaTopicPartition> = []
         /// Something that decides the pause flags changed since the last reconcile.
         var pausesChanged = false
+        /// Seeks for the poll thread to run (``ConsumerCore/performSeeks(rk:)``).
+        var pendingSeeks: [PendingSeek] = []
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
         var lastError: KafkaError?
     }

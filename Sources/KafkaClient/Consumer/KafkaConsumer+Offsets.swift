@@ -90,17 +90,13 @@ extension KafkaConsumer {
         try await blocking.run { [client] () throws(KafkaError) in try client.queryWatermarks(partition, timeout: timeout) }
     }
 
-    /// Moves assigned partitions to `offsets`; the next records delivered start there.
-    /// Records already buffered for those partitions are dropped first.
+    /// Moves assigned partitions to `offsets`; the next records delivered for them start there.
+    ///
+    /// Records of those partitions fetched before the seek are never delivered after it returns, and none fetched
+    /// at the new position is dropped: the poll thread runs the seek between two polls. Fails with `.state` when the
+    /// consumer is not polling (before ``subscribe(topics:)``, after ``close()``).
     public func seek(_ offsets: [KafkaTopicPartitionOffset], timeout: Duration = .seconds(10)) async throws(KafkaError) {
         guard !offsets.isEmpty else { return }
-        core.handoff.purge(Set(offsets.map(\.topicPartition)))
-        try await blocking.run { [client] () throws(KafkaError) in
-            let list = RDKafkaTopicPartitionList(offsets)
-            if let error = rd_kafka_seek_partitions(client.pointer, list.pointer, Int32(clamping: timeout.wholeMilliseconds)) {
-                throw KafkaError(consuming: error, operation: "seek")
-            }
-            if let (_, error) = list.errors(operation: "seek").first { throw error }
-        }
+        if let failure = await core.seek(offsets, timeout: timeout) { throw failure }
     }
 }

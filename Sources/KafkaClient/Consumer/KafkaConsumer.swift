@@ -12,7 +12,7 @@ public import Logging
 ///
 /// ```swift
 /// let consumer = try KafkaConsumer(configuration: .init(bootstrapServers: ["localhost:9092"], groupID: "orders"))
-/// try consumer.subscribe(topics: ["orders"])
+/// try await consumer.subscribe(topics: ["orders"])
 /// for try await batch in consumer.batches {
 ///     for record in batch { try await handle(record) }
 ///     consumer.storeOffsets(batch.nextOffsets)
@@ -56,12 +56,15 @@ public final class KafkaConsumer: Sendable {
     /// Subscribes to `topics` and starts the poll thread. Calling it again replaces the subscription.
     ///
     /// If no broker answers within `connectTimeout`, ``batches`` ends with a ``KafkaError`` saying so.
-    public func subscribe(topics: [String]) throws(KafkaError) {
+    /// `rd_kafka_subscribe` waits for librdkafka's main thread: it runs off Swift's cooperative pool.
+    public func subscribe(topics: [String]) async throws(KafkaError) {
         guard !topics.isEmpty else {
             throw KafkaError(code: .invalidArgument, operation: "subscribe", message: "no topics given")
         }
-        let list = RDKafkaTopicPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
-        try KafkaError.check(list.withPointer { rd_kafka_subscribe(client.pointer, $0) }, operation: "subscribe")
+        try await blocking.run { [client] () throws(KafkaError) in
+            let list = RDKafkaTopicPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
+            try KafkaError.check(list.withPointer { rd_kafka_subscribe(client.pointer, $0) }, operation: "subscribe")
+        }
         let start = core.state.withLock { state -> Bool in
             guard state.lifecycle == .idle else { return false }
             state.lifecycle = .polling

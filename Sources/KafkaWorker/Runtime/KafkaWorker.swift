@@ -214,7 +214,7 @@ public final class KafkaWorker: Service, Sendable {
         }
 
         do {
-            try consumer.subscribe(topics: configuration.topics)
+            try await consumer.subscribe(topics: configuration.topics)
         } catch {
             await consumer.close()
             if let deadLetters { await deadLetters.producer.close(timeout: .seconds(5)) }

@@ -69,7 +69,7 @@ struct BenchContenders {
     func consume(_ name: String, count: Int,
                          perBatch: (KafkaConsumer, ArraySlice<KafkaRecord>) async throws -> Void) async throws -> BenchResult {
         let consumer = try KafkaConsumer(configuration: consumerConfiguration(name), logger: logger)
-        try consumer.subscribe(topics: [topic])
+        try await consumer.subscribe(topics: [topic])
         let clock = ContinuousClock()
         var first: ContinuousClock.Instant?
         var seen = 0

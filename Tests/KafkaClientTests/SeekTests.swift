@@ -1,0 +1,53 @@
+import KafkaClient
+import KafkaWorkerTesting
+import Testing
+
+/// `seek` while the poll thread keeps fetching: whatever was polled before the seek must not be delivered after it,
+/// and nothing fetched at the new position may be dropped.
+@Suite("seek while fetching", .timeLimit(.minutes(2)))
+struct SeekTests {
+    @Test("200 seeks to random offsets while fetching: the first record after each is the seek offset, then no gap")
+    func seeksWhileFetching() async throws {
+        let topic = try KafkaTesting.topic("seek-race")
+        let count = 20_000
+        try await KafkaTesting.produce(count, to: topic)
+        let consumer = try await KafkaTesting.consumer(subscribedTo: topic) { $0.handoff.maxBatchSize = 64 }
+        var batches = consumer.batches.makeAsyncIterator()
+        var generator = SystemRandomNumberGenerator()
+        var wrong: [String] = []
+        for round in 0..<200 {
+            // Keep the poll thread busy: read a few batches first, so a fetch is under way when the seek comes.
+            for _ in 0..<Int.random(in: 1...4, using: &generator) { _ = try await batches.next() }
+            let target = Int64.random(in: 0..<Int64(count - 500), using: &generator)
+            try await consumer.seek([KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: target)])
+            var expected = target
+            // The next 300 records: exactly target, target + 1, ... (nothing from before the seek, nothing skipped).
+            while expected < target + 300 {
+                guard let batch = try await batches.next() else { break }
+                for record in batch where expected < target + 300 {
+                    if record.offset != expected {
+                        wrong.append("round \(round): seek to \(target), expected \(expected), got \(record.offset)")
+                        expected = target + 300
+                        break
+                    }
+                    expected += 1
+                }
+            }
+        }
+        await consumer.close()
+        #expect(wrong.count == 0, "\(wrong.count) of 200 seeks delivered a wrong record first: \(wrong.prefix(5))")
+    }
+
+    @Test("a seek before subscribe or after close fails with .state at once")
+    func seekWhenNotPolling() async throws {
+        let topic = try KafkaTesting.topic("seek-idle")
+        let consumer = try KafkaConsumer(configuration: KafkaTesting.consumerConfiguration(group: KafkaTesting.unique("g")),
+                                         logger: KafkaTesting.logger)
+        let offset = KafkaTopicPartitionOffset(topic: topic, partition: 0, offset: 0)
+        await #expect(throws: KafkaError.self) { try await consumer.seek([offset]) }
+        try await consumer.subscribe(topics: [topic])
+        await consumer.close()
+        let error = await #expect(throws: KafkaError.self) { try await consumer.seek([offset]) }
+        #expect(error?.code == .state)
+    }
+}
