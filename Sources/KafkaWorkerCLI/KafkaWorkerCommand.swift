@@ -1,3 +1,4 @@
+import KafkaClient
 import ArgumentParser
 
 @main
@@ -5,6 +6,7 @@ struct KafkaWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-worker",
         abstract: "Kafka consumer services that never lose a message: tools and an embedded Kafka.",
+        version: "kafka-worker with librdkafka \(KafkaLibrary.version) (loaded at run time)",
         subcommands: [DemoCommand.self, BrokerCommand.self, SinkCommand.self, BenchCommand.self])
 
     /// Commands that stop gracefully on SIGINT/SIGTERM take the signals over before anything else runs.
