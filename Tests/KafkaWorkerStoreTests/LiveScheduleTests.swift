@@ -19,10 +19,8 @@ struct LiveScheduleTests {
     enum Fate { case ok, transientOnce, slow, poison }
 
     static func fate(seed: UInt64, index: Int) -> Fate {
-        var state = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
-        state = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        state = (state ^ (state >> 27)) &* 0x94D0_49BB_1331_11EB
-        switch (state ^ (state >> 31)) % 100 {
+        var generator = SplitMix(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        switch generator.next() % 100 {
         case 0..<4: return .poison
         case 4..<12: return .transientOnce
         case 12..<17: return .slow
@@ -85,7 +83,7 @@ struct LiveScheduleTests {
         }
         // The group's schedule, from the seed: when a second member joins, when a third joins and is stopped by
         // force (its running records abandoned: redelivered), when the second leaves gracefully.
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix(seed: seed)
         let joinAt = Int.random(in: 200...600, using: &rng), loseAt = Int.random(in: 700...1_200, using: &rng)
         let leaveAt = Int.random(in: 1_300...1_800, using: &rng)
         let a = worker()
@@ -153,18 +151,5 @@ struct LiveScheduleTests {
         _ = try? await reader.value
         let unexpected = lettered.withLock { $0 }.subtracting(poison)
         #expect(unexpected.isEmpty, "seed \(seed): dead-lettered but not poison: \(unexpected.sorted().prefix(10))")
-    }
-}
-
-/// SplitMix64: the same numbers for the same seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

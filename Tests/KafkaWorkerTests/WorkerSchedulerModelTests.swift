@@ -1,5 +1,6 @@
 import KafkaClient
 @testable import KafkaWorker
+import KafkaWorkerTesting
 import Testing
 
 /// Random operation sequences against the scheduler value and a reference model, checked after every step:
