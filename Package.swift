@@ -99,6 +99,7 @@ let package = Package(
                 "KafkaWorker",
                 "KafkaWorkerSQLite",
                 "KafkaWorkerPostgres",
+                "KafkaWorkerTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,13 +7,14 @@ struct KafkaWorkerCommand: AsyncParsableCommand {
         commandName: "kafka-worker",
         abstract: "Kafka consumer services that never lose a message: tools and an embedded Kafka.",
         version: "kafka-worker with librdkafka \(KafkaLibrary.version) (loaded at run time)",
-        subcommands: [DemoCommand.self, BrokerCommand.self, SinkCommand.self, BenchCommand.self])
+        subcommands: [DemoCommand.self, BrokerCommand.self, SinkCommand.self, BenchCommand.self, ChaosCommand.self,
+                      ChaosWorkerCommand.self])
 
     /// Commands that stop gracefully on SIGINT/SIGTERM take the signals over before anything else runs.
     static func main() async {
         do {
             var command = try parseAsRoot()
-            if command is SinkCommand || command is DemoCommand || command is BrokerCommand {
+            if command is SinkCommand || command is DemoCommand || command is BrokerCommand || command is ChaosWorkerCommand {
                 TerminationSignals.installEarly()
             }
             if var command = command as? any AsyncParsableCommand {

@@ -1,0 +1,201 @@
+import Foundation
+import KafkaClient
+import Logging
+import Synchronization
+
+/// One chaos run: set up the cluster, the database and the workers; produce while the faults happen; wait for the
+/// group to drain; stop the workers; gather the evidence and judge it. Returns the exit status (0 pass, 1 fail,
+/// 2 invalid).
+struct ChaosRun {
+    /// The environment variable a worker reads the PostgreSQL URL from (never on a command line, where `ps` shows it).
+    static let postgresURLVariable = "KAFKA_WORKER_CHAOS_POSTGRES_URL"
+
+    let command: ChaosCommand
+    let plan: ChaosPlan
+    let schedule: ChaosSchedule
+
+    func execute() async throws -> Int32 {
+        let logger = Logger(label: "kafka-worker.chaos")
+        let started = ContinuousClock.now
+        let log: @Sendable (String) -> Void = { text in
+            printLine(String(format: "[%6.1fs] ", Double((ContinuousClock.now - started).milliseconds) / 1000) + text)
+        }
+        let folder = try makeFolder()
+        let topic = "chaos-\(plan.run)", group = "chaos-\(plan.run)"
+        let deadLetterTopic = topic + ".dlq"
+
+        // The cluster: the embedded one (which the faults act on), or the one given.
+        let cluster: EmbeddedKafkaCluster?
+        let bootstrap: [String]
+        if let servers = command.bootstrapServers {
+            cluster = nil
+            bootstrap = servers.split(separator: ",").map(String.init)
+            let admin = try KafkaAdmin(connection: KafkaConnectionConfiguration(bootstrapServers: bootstrap), logger: logger)
+            try await admin.createTopic(topic, partitions: command.partitions, timeout: .seconds(30))
+            try await admin.createTopic(deadLetterTopic, partitions: 1, timeout: .seconds(30))
+        } else {
+            let embedded = try EmbeddedKafkaCluster(brokers: command.brokers, logger: logger)
+            try embedded.createTopic(topic, partitions: command.partitions, replicationFactor: min(3, command.brokers))
+            try embedded.createTopic(deadLetterTopic, partitions: 1, replicationFactor: min(3, command.brokers))
+            cluster = embedded
+            bootstrap = embedded.bootstrapServers
+        }
+        defer { cluster?.stop() }
+        let database: ChaosDatabase = command.postgresUrl.map { .postgres(url: $0) }
+            ?? .sqlite(path: command.database ?? folder.appendingPathComponent("chaos.db").path)
+        let table = "chaos_effects_\(plan.run)"
+        try await ChaosStore.prepare(database, table: table, logger: logger)
+        log("cluster \(cluster == nil ? "at " + bootstrap.joined(separator: ",") : "embedded (\(command.brokers) brokers)"), "
+            + "\(KafkaLibrary.version); \(database.name), table \(table); logs in \(folder.path)")
+
+        let slots = (0..<command.workers).map { index in
+            ChaosWorkerSlot(index: index, executable: Self.executable, folder: folder,
+                            environment: command.postgresUrl.map { [Self.postgresURLVariable: $0] } ?? [:]) { name in
+                workerArguments(name: name, bootstrap: bootstrap, topic: topic, group: group, table: table, database: database)
+            }
+        }
+        let faults = ChaosFaults(slots: slots, cluster: cluster, topic: topic, group: group,
+                                 postgresRestart: command.postgresRestartCommand, log: log)
+        let topics = ChaosTopics(bootstrapServers: bootstrap, topic: topic, deadLetterTopic: deadLetterTopic,
+                                 partitions: command.partitions, logger: logger)
+        for slot in slots { try slot.start() }
+        defer { for slot in slots { slot.send(SIGKILL) } }
+
+        // Workers that exit on their own are restarted (and counted); the faults' own restarts are theirs.
+        let supervising = Mutex(true)
+        let supervisor = Task {
+            var lastReport = ContinuousClock.now
+            while supervising.withLock({ $0 }) {
+                for slot in slots where slot.running == nil && !faults.isBusy(slot.index) && supervising.withLock({ $0 }) {
+                    log("worker \(slot.index) exited on its own (\(slot.exits.withLock { $0.last?.description ?? "?" })); restarting")
+                    try? slot.start()
+                }
+                if ContinuousClock.now - lastReport >= .seconds(5), let progress = try? await topics.progress(group: group) {
+                    lastReport = ContinuousClock.now
+                    let committed = progress.reduce(Int64(0)) { $0 + max(0, $1.committed) }
+                    log("committed \(committed) of \(progress.reduce(Int64(0)) { $0 + $1.end }) records")
+                }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+
+        // The fault phase: produce over its first 60 %, and apply each fault at its time.
+        log("producing \(plan.entries.count) orders; \(schedule.faults.count) faults over \(command.duration.value)")
+        let phaseStart = ContinuousClock.now
+        async let acked = topics.produce(plan.records(topic: topic), over: command.duration.value * 0.6)
+        await withDiscardingTaskGroup { group in
+            for fault in schedule.faults {
+                group.addTask {
+                    try? await Task.sleep(until: phaseStart + fault.at, clock: .continuous)
+                    await faults.apply(fault)
+                }
+            }
+        }
+        let ackedIDs = try await acked
+        try? await Task.sleep(until: phaseStart + command.duration.value, clock: .continuous)
+        let faultPhase = ContinuousClock.now - phaseStart
+        log("faults over; waiting for the group to commit every partition to its end (at most \(command.drainTimeout.value))")
+        let drained = await topics.waitForDrain(group: group, within: command.drainTimeout.value)
+        let drainTime = ContinuousClock.now - phaseStart - faultPhase
+        log(drained ? "drained" : "not drained within \(command.drainTimeout.value)")
+        supervising.withLock { $0 = false }
+        await supervisor.value
+
+        // Stop every worker gracefully; one that does not exit in time is killed and reported.
+        for slot in slots { slot.send(SIGTERM) }
+        var unclean: [ChaosExit] = []
+        for slot in slots where await slot.waitForExit(within: .seconds(40)) == nil {
+            let name = slot.running?.name ?? "w\(slot.index)"
+            slot.send(SIGKILL)
+            unclean.append(ChaosExit(name: name, signal: SIGKILL, status: 0, sent: SIGTERM))
+        }
+        log("workers stopped; gathering the evidence")
+
+        let evidence = try await gather(topics: topics, group: group, database: database, table: table, slots: slots,
+                                        acked: ackedIDs, faults: faults, unclean: unclean, logger: logger)
+        let verdict = ChaosVerdict(evidence)
+        printReport(verdict, evidence: evidence, faults: faults, slots: slots,
+                    faultPhase: faultPhase, drainTime: drained ? drainTime : nil, total: ContinuousClock.now - started)
+        if verdict.passed && command.workDir == nil { try? FileManager.default.removeItem(at: folder) }
+        return verdict.invalidReason != nil ? 2 : verdict.passed ? 0 : 1
+    }
+
+    private func workerArguments(name: String, bootstrap: [String], topic: String, group: String, table: String,
+                                 database: ChaosDatabase) -> [String] {
+        var arguments = ["chaos-worker", "--bootstrap-servers", bootstrap.joined(separator: ","), "--topic", topic,
+                         "--group", group, "--table", table, "--name", name, "--ordering", command.ordering,
+                         "--concurrency", "\(command.concurrency)", "--seed", "\(command.seed)",
+                         "--transient-percent", "\(command.transientPercent)", "--handler-latency-ms", "\(command.handlerLatencyMs)",
+                         "--session-timeout-ms", "\(command.sessionTimeoutMs)", "--parent-pid", "\(getpid())",
+                         "--log-format", "json", "--log-level", "warning"]
+        switch database {
+        case .sqlite(let path): arguments += ["--database", path]
+        case .postgres: arguments += ["--postgres-url-from-environment"]
+        }
+        return arguments
+    }
+
+    private func gather(topics: ChaosTopics, group: String, database: ChaosDatabase, table: String, slots: [ChaosWorkerSlot],
+                        acked: Set<String>, faults: ChaosFaults, unclean: [ChaosExit], logger: Logger) async throws -> ChaosEvidence {
+        let progress = try await topics.progress(group: group)
+        let onTopic = try await topics.readAll(topics.topic, partitions: command.partitions)
+        let letters = try await topics.readAll(topics.deadLetterTopic, partitions: 1)
+        let effects = try await ChaosStore.effects(database, table: table, logger: logger)
+        var copies: [String: Int] = [:]
+        for record in onTopic { copies[record.id ?? "(no id)", default: 0] += 1 }
+        let applied = faults.applied.withLock { $0 }
+        return ChaosEvidence(
+            planned: Set(plan.entries.map(\.order.id)), poison: plan.poisonIDs, acked: acked, onTopic: copies,
+            truncatedPartitions: progress.filter { $0.low > 0 }.map(\.partition),
+            effects: effects, deadLetters: letters.map { $0.id ?? "(no id)" },
+            uncommitted: progress.filter { $0.committed != $0.end }.map { ($0.partition, $0.committed, $0.end) },
+            unexpectedExits: slots.flatMap { $0.exits.withLock { $0 } }.filter { !$0.expected } + unclean,
+            fatalLines: slots.flatMap { Self.fatalLines(in: $0.logFiles) },
+            checksOrder: command.ordering != "unordered",
+            disruptions: (applied[.kill] ?? 0) + (applied[.zombie] ?? 0) + (applied[.term] ?? 0))
+    }
+
+    /// Lines of a crash or a critical failure in the workers' logs.
+    static func fatalLines(in files: [URL]) -> [String] {
+        files.flatMap { file -> [String] in
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
+            return text.split(separator: "\n").filter { line in
+                line.contains("\"level\":\"critical\"") || line.contains("Fatal error") || line.contains("FATAL")
+            }.map { "\(file.lastPathComponent): \($0.prefix(300))" }
+        }
+    }
+
+    private func printReport(_ verdict: ChaosVerdict, evidence: ChaosEvidence, faults: ChaosFaults, slots: [ChaosWorkerSlot],
+                             faultPhase: Duration, drainTime: Duration?, total: Duration) {
+        let exits = slots.flatMap { $0.exits.withLock { $0 } }
+        let applied = faults.applied.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+        let seconds = { (d: Duration) in String(format: "%.1f s", Double(d.milliseconds) / 1000) }
+        let rows: [(String, String)] = [
+            ("orders", "\(plan.entries.count) (\(plan.poisonIDs.count) poison), \(evidence.acked.count) acknowledged"),
+            ("on the topic", "\(evidence.onTopic.values.reduce(0, +)) records, \(verdict.producerDuplicates) second copies"),
+            ("applied", "\(verdict.applied) orders, \(evidence.effects.count) effect rows"),
+            ("dead-lettered", "\(verdict.deadLettered) orders, \(evidence.deadLetters.count) records "
+                + "(\(verdict.extraDeadLetterCopies) extra copies; \(evidence.disruptions) disruptions)"),
+            ("faults applied", applied.isEmpty ? "none" : applied.joined(separator: ", ")),
+            ("worker exits", "\(exits.count) (\(exits.filter(\.expected).count) asked for by the harness)"),
+            ("fault phase", seconds(faultPhase)),
+            ("drain", drainTime.map(seconds) ?? "did not finish"),
+            ("total", seconds(total)),
+        ]
+        printLine("")
+        for (name, value) in rows { printLine("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + value) }
+        for line in verdict.details() { printLine(line) }
+        printLine(verdict.line)
+    }
+
+    private func makeFolder() throws -> URL {
+        let folder = command.workDir.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("kafka-worker-chaos-\(plan.run)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    static var executable: URL {
+        Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+    }
+}

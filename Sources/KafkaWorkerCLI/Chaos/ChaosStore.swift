@@ -1,0 +1,153 @@
+import Foundation
+import KafkaClient
+import KafkaWorker
+import KafkaWorkerPostgres
+import KafkaWorkerSQLite
+import Logging
+import PostgresNIO
+
+/// Where a chaos run applies its orders: each order's effect row and its idempotency marker in one transaction.
+/// The effects table has no unique constraint, so a second application of an order shows as a second row.
+enum ChaosDatabase: Sendable {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    var name: String {
+        switch self {
+        case .sqlite(let path): "SQLite \(path)"
+        case .postgres: "PostgreSQL"
+        }
+    }
+}
+
+/// One row of the effects log, in the order the rows were written.
+struct ChaosEffect: Sendable, Equatable {
+    var id: String
+    var key: String
+    var seq: Int
+}
+
+/// What a worker process needs to apply orders.
+struct ChaosHandlerSettings: Sendable {
+    var table: String
+    var worker: String
+    var seed: UInt64
+    var transientPercent: Double
+    var latency: Duration
+}
+
+/// A retriable failure a chaos worker throws on purpose (the first attempt of some orders).
+struct ChaosTransientFailure: Error, CustomStringConvertible {
+    var id: String
+    var description: String { "injected transient failure of \(id) (first attempt)" }
+}
+
+enum ChaosStore {
+    /// Creates the effects table (and the store's marker table) before any worker starts.
+    static func prepare(_ database: ChaosDatabase, table: String, logger: Logger) async throws {
+        switch database {
+        case .sqlite(let path):
+            let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
+            try await store.prepare()
+            _ = try await store.withMarkers([]) { transaction, _ in
+                try await transaction.execute("""
+                    CREATE TABLE IF NOT EXISTS \(table) (row_id INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, \
+                    key TEXT NOT NULL, seq INTEGER NOT NULL, worker TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
+                    kafka_offset INTEGER NOT NULL)
+                    """)
+            }
+        case .postgres(let url):
+            try await withPostgresStore(url: url, logger: logger) { store, _ in
+                _ = try await store.withMarkers([]) { transaction, _ in
+                    try await transaction.query("""
+                        CREATE TABLE IF NOT EXISTS \(unescaped: table) (row_id BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, \
+                        key TEXT NOT NULL, seq BIGINT NOT NULL, worker TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
+                        kafka_offset BIGINT NOT NULL)
+                        """)
+                }
+            }
+        }
+    }
+
+    /// Every row of the effects table, in write order.
+    static func effects(_ database: ChaosDatabase, table: String, logger: Logger) async throws -> [ChaosEffect] {
+        switch database {
+        case .sqlite(let path):
+            let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
+            let rows = try await store.withMarkers([]) { transaction, _ in
+                try await transaction.execute("SELECT id, key, seq FROM \(table) ORDER BY row_id")
+            }
+            return rows.compactMap { row in
+                guard case .text(let id) = row[0], case .text(let key) = row[1], case .integer(let seq) = row[2] else { return nil }
+                return ChaosEffect(id: id, key: key, seq: Int(seq))
+            }
+        case .postgres(let url):
+            return try await withPostgresStore(url: url, logger: logger) { store, client in
+                var effects: [ChaosEffect] = []
+                let rows = try await client.query("SELECT id, key, seq FROM \(unescaped: table) ORDER BY row_id")
+                for try await (id, key, seq) in rows.decode((String, String, Int64).self) {
+                    effects.append(ChaosEffect(id: id, key: key, seq: Int(seq)))
+                }
+                return effects
+            }
+        }
+    }
+
+    /// Runs `body` with a worker that applies orders to `database`, while the store's connections run.
+    static func withWorker(_ database: ChaosDatabase, configuration: WorkerConfiguration, settings: ChaosHandlerSettings,
+                           logger: Logger, _ body: @escaping @Sendable (KafkaWorker) async throws -> Void) async throws {
+        let key = DedupKey<ChaosOrder>.field("id") { $0.id }
+        switch database {
+        case .sqlite(let path):
+            let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
+            let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<ChaosOrder>(),
+                                     idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
+                try await check(record, settings)
+                try await transaction.execute("INSERT INTO \(settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) "
+                                              + "VALUES (?, ?, ?, ?, ?, ?)",
+                                              [.text(record.value.id), .text(record.value.key), .integer(Int64(record.value.seq)),
+                                               .text(settings.worker), .integer(Int64(record.partition)), .integer(record.offset)])
+            }
+            try await body(worker)
+        case .postgres(let url):
+            try await withPostgresStore(url: url, logger: logger) { store, _ in
+                let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<ChaosOrder>(),
+                                         idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
+                    try await check(record, settings)
+                    let order = record.value, partition = Int32(record.partition), offset = record.offset
+                    try await transaction.query("""
+                        INSERT INTO \(unescaped: settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) \
+                        VALUES (\(order.id), \(order.key), \(Int64(order.seq)), \(settings.worker), \(partition), \(offset))
+                        """)
+                }
+                try await body(worker)
+            }
+        }
+    }
+
+    /// The order's fate before its effect: poison fails for good, some first attempts fail transiently, then the latency.
+    private static func check(_ record: WorkerRecord<ChaosOrder>, _ settings: ChaosHandlerSettings) async throws {
+        if record.value.poison { throw NonRetriableError("order \(record.value.id) is rejected by a business rule") }
+        if ChaosPlan.failsTransiently(id: record.value.id, attempt: record.attempt, seed: settings.seed,
+                                      percent: settings.transientPercent) {
+            throw ChaosTransientFailure(id: record.value.id)
+        }
+        if settings.latency > .zero { try await Task.sleep(for: settings.latency) }
+    }
+
+    private static func withPostgresStore<T: Sendable>(
+        url: String, logger: Logger, _ body: @escaping @Sendable (PostgresIdempotencyStore, PostgresClient) async throws -> T
+    ) async throws -> T {
+        let client = PostgresClient(configuration: try PostgresURL.configuration(url), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            let store = try PostgresIdempotencyStore(client: client, logger: logger)
+            try await store.prepare()
+            return try await body(store, client)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+@testable import KafkaWorkerCLI
+import Testing
+
+/// The chaos checker, the plan and the schedule as plain values: the checker must see each kind of violation
+/// (so a chaos PASS means something), and a seed must give the same orders and faults every time.
+@Suite("Chaos checker, plan and schedule")
+struct ChaosCheckerTests {
+    /// Evidence of a clean run: orders 0–9, 3 and 7 poison, 5 produced twice; everything applied once, in order.
+    static func cleanEvidence() -> ChaosEvidence {
+        let ids = (0..<10).map { "o\($0)" }
+        let effects = ids.enumerated().filter { ![3, 7].contains($0.offset) }
+            .map { ChaosEffect(id: $0.element, key: "k\($0.offset % 2)", seq: $0.offset / 2) }
+        var onTopic = Dictionary(uniqueKeysWithValues: ids.map { ($0, 1) })
+        onTopic["o5"] = 2
+        return ChaosEvidence(planned: Set(ids), poison: ["o3", "o7"], acked: Set(ids), onTopic: onTopic,
+                             truncatedPartitions: [], effects: effects, deadLetters: ["o3", "o7"], uncommitted: [],
+                             unexpectedExits: [], fatalLines: [], checksOrder: true, disruptions: 0)
+    }
+
+    @Test("a clean run passes, and its line says so")
+    func clean() {
+        let verdict = ChaosVerdict(Self.cleanEvidence())
+        #expect(verdict.passed)
+        #expect(verdict.line.hasPrefix("chaos: lost 0, duplicate 0, reordered 0,"))
+        #expect(verdict.line.hasSuffix("PASS"))
+        #expect(verdict.producerDuplicates == 1 && verdict.applied == 8 && verdict.deadLettered == 2)
+    }
+
+    @Test("every kind of violation is seen and fails the run")
+    func violations() {
+        func verdict(_ change: (inout ChaosEvidence) -> Void) -> ChaosVerdict {
+            var evidence = Self.cleanEvidence()
+            change(&evidence)
+            return ChaosVerdict(evidence)
+        }
+        let lost = verdict { $0.effects.removeAll { $0.id == "o4" } }
+        #expect(lost.lost == ["o4"] && !lost.passed)
+        let twice = verdict { $0.effects.append(ChaosEffect(id: "o8", key: "k0", seq: 4)) }
+        #expect(twice.duplicated == ["o8": 2] && !twice.passed)
+        #expect(twice.reordered.isEmpty, "a second application is a duplicate, not a reordering")
+        let reordered = verdict { $0.effects.swapAt(0, 2) }
+        #expect(reordered.reordered.count == 1 && !reordered.passed)
+        let unordered = verdict { $0.effects.swapAt(0, 2); $0.checksOrder = false }
+        #expect(unordered.passed, "unordered runs do not check order")
+        let poisonApplied = verdict { $0.effects.append(ChaosEffect(id: "o3", key: "k1", seq: 9)) }
+        #expect(poisonApplied.poisonApplied == ["o3"] && !poisonApplied.passed)
+        let unexpected = verdict { $0.deadLetters.append("o2") }
+        #expect(unexpected.unexpectedDeadLetters == ["o2"] && !unexpected.passed)
+        let missing = verdict { $0.deadLetters = ["o3"] }
+        #expect(missing.missingDeadLetters == ["o7"] && missing.lost == ["o7"] && !missing.passed)
+        let phantom = verdict { $0.effects.append(ChaosEffect(id: "x1", key: "k9", seq: 0)) }
+        #expect(phantom.phantom == ["x1"] && !phantom.passed)
+        let uncommitted = verdict { $0.uncommitted = [(partition: 2, committed: 10, end: 12)] }
+        #expect(uncommitted.uncommitted.count == 1 && !uncommitted.passed)
+        let crash = verdict { $0.unexpectedExits = [ChaosExit(name: "w0.1", signal: 11, status: 0, sent: nil)] }
+        #expect(crash.crashes.count == 1 && !crash.passed)
+        let fatal = verdict { $0.fatalLines = ["w1.2.log: Fatal error: boom"] }
+        #expect(!fatal.passed)
+        let copies = verdict { $0.deadLetters += ["o3", "o3"]; $0.disruptions = 1 }
+        #expect(copies.extraDeadLetterCopies == 2 && copies.tooManyDeadLetterCopies && !copies.passed)
+        let allowedCopy = verdict { $0.deadLetters += ["o3"]; $0.disruptions = 1 }
+        #expect(allowedCopy.passed, "one extra copy per disruption is allowed (a kill between the publish and the commit)")
+        let notOnTopic = verdict { $0.onTopic["o1"] = nil }
+        #expect(notOnTopic.ackedButMissing == ["o1"] && !notOnTopic.passed)
+        let truncated = verdict { $0.truncatedPartitions = [0] }
+        #expect(truncated.invalidReason != nil && truncated.line.contains("INVALID"))
+    }
+
+    @Test("an order produced but never acknowledged still has to be finished")
+    func unacknowledgedButOnTheTopic() {
+        var evidence = Self.cleanEvidence()
+        evidence.acked.remove("o4")
+        evidence.effects.removeAll { $0.id == "o4" }
+        #expect(ChaosVerdict(evidence).lost == ["o4"])
+    }
+
+    @Test("exits: the harness's SIGKILL and a clean exit after SIGTERM are expected, nothing else")
+    func exits() {
+        #expect(ChaosExit(name: "a", signal: 9, status: 0, sent: 9).expected)
+        #expect(ChaosExit(name: "a", signal: nil, status: 0, sent: 15).expected)
+        #expect(!ChaosExit(name: "a", signal: nil, status: 3, sent: 15).expected, "a stop that timed out")
+        #expect(!ChaosExit(name: "a", signal: 6, status: 0, sent: nil).expected, "a crash")
+        #expect(!ChaosExit(name: "a", signal: nil, status: 0, sent: nil).expected, "an exit nobody asked for")
+    }
+
+    @Test("the same seed gives the same orders and faults; another seed does not")
+    func deterministic() {
+        let settings = ChaosSchedule.Settings(duration: .seconds(60), meanInterval: .seconds(3), kinds: ChaosFaultKind.allCases,
+                                              workers: 3, brokers: 3, partitions: 6, sessionTimeout: .seconds(6))
+        let a = ChaosSchedule(seed: 7, settings: settings), b = ChaosSchedule(seed: 7, settings: settings)
+        let c = ChaosSchedule(seed: 8, settings: settings)
+        #expect(a == b)
+        #expect(a != c)
+        #expect(Set(a.faults.map(\.kind)) == Set(ChaosFaultKind.allCases), "every enabled kind occurs at least once")
+        #expect(a.faults.allSatisfy { $0.at < .seconds(60) })
+        #expect(zip(a.faults, a.faults.dropFirst()).allSatisfy { $0.at < $1.at })
+        for fault in a.faults {
+            if case .zombie(_, let stopped) = fault.action { #expect(stopped > .seconds(6), "a zombie outlives its session") }
+        }
+        let planA = ChaosPlan(run: "r", seed: 7, records: 2_000, keys: 20, partitions: 4, poisonPercent: 1,
+                              duplicatePercent: 2, transientPercent: 2)
+        let planB = ChaosPlan(run: "r", seed: 7, records: 2_000, keys: 20, partitions: 4, poisonPercent: 1,
+                              duplicatePercent: 2, transientPercent: 2)
+        let sameEntries = planA.entries == planB.entries, sameRecords = planA.records(topic: "t") == planB.records(topic: "t")
+        #expect(sameEntries)
+        #expect(sameRecords, "the same records, byte for byte")
+    }
+
+    @Test("the plan: per-key sequences, a key on one partition, duplicates later with the same order, poison")
+    func plan() throws {
+        let plan = ChaosPlan(run: "r", seed: 3, records: 5_000, keys: 50, partitions: 6, poisonPercent: 2,
+                             duplicatePercent: 5, transientPercent: 2)
+        var next: [String: Int] = [:]
+        var partitionOf: [String: Int32] = [:]
+        for entry in plan.entries {
+            #expect(entry.order.seq == next[entry.order.key, default: 0])
+            next[entry.order.key] = entry.order.seq + 1
+            #expect(partitionOf[entry.order.key, default: entry.partition] == entry.partition)
+            partitionOf[entry.order.key] = entry.partition
+            if entry.malformed { #expect(entry.order.poison) }
+        }
+        let records = plan.records(topic: "t")
+        let duplicates = plan.entries.filter { $0.duplicateAfter != nil }.count
+        #expect(duplicates > 100 && duplicates < 400)
+        #expect(records.count == plan.entries.count + duplicates)
+        #expect((50...150).contains(plan.poisonIDs.count))
+        #expect(plan.entries.contains { $0.malformed } && plan.entries.contains { $0.order.poison && !$0.malformed })
+        // A duplicate comes after its original, on the same partition.
+        var seen: [String: Int32] = [:]
+        for record in records {
+            let id = try #require(ChaosTopics.id(of: record.headers))
+            if let first = seen[id] { #expect(first == record.partition) }
+            seen[id] = record.partition
+        }
+        // Transient failures: only first attempts, about the asked share, the same in every process.
+        let failing = plan.entries.filter { ChaosPlan.failsTransiently(id: $0.order.id, attempt: 1, seed: 3, percent: 2) }
+        #expect((50...150).contains(failing.count))
+        #expect(!plan.entries.contains { ChaosPlan.failsTransiently(id: $0.order.id, attempt: 2, seed: 3, percent: 100) })
+    }
+}
