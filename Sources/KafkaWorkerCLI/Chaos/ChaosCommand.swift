@@ -54,6 +54,7 @@ struct ChaosCommand: AsyncParsableCommand {
     var drainTimeout: ChaosDuration = ChaosDuration(.seconds(150))
     @Option(name: .long, help: "Folder for the workers' logs and the SQLite file (default: a new temporary folder).") var workDir: String?
     @Flag(name: .long, help: "Print the orders' figures and the fault schedule, then exit.") var dryRun = false
+    @Option(name: .long, help: .hidden) var sabotage: String?
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -75,6 +76,9 @@ struct ChaosCommand: AsyncParsableCommand {
         guard database == nil || postgresUrl == nil else { throw ValidationError("give at most one of --database and --postgres-url") }
         if let postgresUrl { _ = try PostgresURL.configuration(postgresUrl) }
         _ = try faultKinds()
+        if let sabotage, ChaosSabotage(rawValue: sabotage) == nil {
+            throw ValidationError("--sabotage \"\(sabotage)\" is not one of: " + ChaosSabotage.allCases.map(\.rawValue).joined(separator: ", "))
+        }
     }
 
     static func range(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {

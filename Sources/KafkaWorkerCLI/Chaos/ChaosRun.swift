@@ -128,6 +128,7 @@ struct ChaosRun {
                          "--transient-percent", "\(command.transientPercent)", "--handler-latency-ms", "\(command.handlerLatencyMs)",
                          "--session-timeout-ms", "\(command.sessionTimeoutMs)", "--parent-pid", "\(getpid())",
                          "--log-format", "json", "--log-level", "warning"]
+        if let sabotage = command.sabotage { arguments += ["--sabotage", sabotage] }
         switch database {
         case .sqlite(let path): arguments += ["--database", path]
         case .postgres: arguments += ["--postgres-url-from-environment"]
@@ -142,15 +143,25 @@ struct ChaosRun {
         let letters = try await topics.readAll(topics.deadLetterTopic, partitions: 1)
         let effects = try await ChaosStore.effects(database, table: table, logger: logger)
         var copies: [String: Int] = [:]
-        for record in onTopic { copies[record.id ?? "(no id)", default: 0] += 1 }
+        var lastRead: [Int32: Int64] = [:]
+        for record in onTopic {
+            copies[record.id ?? "(no id)", default: 0] += 1
+            lastRead[record.partition] = max(lastRead[record.partition] ?? -1, record.offset)
+        }
+        // The end of a partition is what was read back; a broker whose high watermark says less is reported.
+        let ends = progress.map { ($0.partition, max($0.end, (lastRead[$0.partition] ?? -1) + 1)) }
+        let short = progress.filter { $0.end < (lastRead[$0.partition] ?? -1) + 1 }
+            .map { "partition \($0.partition): high watermark \($0.end), last offset read \(lastRead[$0.partition]!)" }
         let applied = faults.applied.withLock { $0 }
         return ChaosEvidence(
             planned: Set(plan.entries.map(\.order.id)), poison: plan.poisonIDs, acked: acked, onTopic: copies,
             truncatedPartitions: progress.filter { $0.low > 0 }.map(\.partition),
             effects: effects, deadLetters: letters.map { $0.id ?? "(no id)" },
-            uncommitted: progress.filter { $0.committed != $0.end }.map { ($0.partition, $0.committed, $0.end) },
+            uncommitted: zip(progress, ends).filter { $1.1 > 0 && $0.committed != $1.1 }.map { ($0.partition, $0.committed, $1.1) },
             unexpectedExits: slots.flatMap { $0.exits.withLock { $0 } }.filter { !$0.expected } + unclean,
             fatalLines: slots.flatMap { Self.fatalLines(in: $0.logFiles) },
+            brokerFindings: short.isEmpty ? [] : ["the broker's high watermark is below the records it served: "
+                                                  + short.joined(separator: "; ")],
             checksOrder: command.ordering != "unordered",
             disruptions: (applied[.kill] ?? 0) + (applied[.zombie] ?? 0) + (applied[.term] ?? 0))
     }
@@ -175,7 +186,8 @@ struct ChaosRun {
             ("on the topic", "\(evidence.onTopic.values.reduce(0, +)) records, \(verdict.producerDuplicates) second copies"),
             ("applied", "\(verdict.applied) orders, \(evidence.effects.count) effect rows"),
             ("dead-lettered", "\(verdict.deadLettered) orders, \(evidence.deadLetters.count) records "
-                + "(\(verdict.extraDeadLetterCopies) extra copies; \(evidence.disruptions) disruptions)"),
+                + "(\(verdict.extraDeadLetterCopies) extra copies of redelivered poison records; "
+                + "\(evidence.disruptions) kills, zombies and graceful restarts)"),
             ("faults applied", applied.isEmpty ? "none" : applied.joined(separator: ", ")),
             ("worker exits", "\(exits.count) (\(exits.filter(\.expected).count) asked for by the harness)"),
             ("fault phase", seconds(faultPhase)),

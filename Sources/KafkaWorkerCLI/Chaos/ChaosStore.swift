@@ -34,6 +34,23 @@ struct ChaosHandlerSettings: Sendable {
     var seed: UInt64
     var transientPercent: Double
     var latency: Duration
+    /// Breaks the worker on purpose, to prove the checker sees it (tests only).
+    var sabotage: ChaosSabotage?
+}
+
+/// A deliberately broken worker (tests of the checker against real runs): `duplicate` writes every 50th order's
+/// effect twice, `lose` writes no effect for every 50th order (its marker still commits).
+enum ChaosSabotage: String, Sendable, CaseIterable {
+    case duplicate, lose
+
+    /// How many effect rows order `order` gets.
+    func rows(for order: ChaosOrder) -> Int {
+        guard order.seq % 50 == 7 else { return 1 }
+        switch self {
+        case .duplicate: return 2
+        case .lose: return 0
+        }
+    }
 }
 
 /// A retriable failure a chaos worker throws on purpose (the first attempt of some orders).
@@ -103,10 +120,12 @@ enum ChaosStore {
             let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<ChaosOrder>(),
                                      idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
                 try await check(record, settings)
+                for _ in 0..<(settings.sabotage?.rows(for: record.value) ?? 1) {
                 try await transaction.execute("INSERT INTO \(settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) "
                                               + "VALUES (?, ?, ?, ?, ?, ?)",
                                               [.text(record.value.id), .text(record.value.key), .integer(Int64(record.value.seq)),
                                                .text(settings.worker), .integer(Int64(record.partition)), .integer(record.offset)])
+                }
             }
             try await body(worker)
         case .postgres(let url):
@@ -115,10 +134,12 @@ enum ChaosStore {
                                          idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
                     try await check(record, settings)
                     let order = record.value, partition = Int32(record.partition), offset = record.offset
-                    try await transaction.query("""
-                        INSERT INTO \(unescaped: settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) \
-                        VALUES (\(order.id), \(order.key), \(Int64(order.seq)), \(settings.worker), \(partition), \(offset))
-                        """)
+                    for _ in 0..<(settings.sabotage?.rows(for: order) ?? 1) {
+                        try await transaction.query("""
+                            INSERT INTO \(unescaped: settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) \
+                            VALUES (\(order.id), \(order.key), \(Int64(order.seq)), \(settings.worker), \(partition), \(offset))
+                            """)
+                    }
                 }
                 try await body(worker)
             }

@@ -57,18 +57,37 @@ struct ChaosTopics: Sendable {
         return out
     }
 
-    /// Waits until the group has committed every partition to its end, checking every second, at most `limit`.
+    /// Waits until the group has committed every partition at least to its high watermark and the commits have stopped
+    /// moving (two samples a second apart agree: a broker whose high watermark lags still gets the last commits in),
+    /// at most `limit`.
     func waitForDrain(group: String, within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
+        var previous: [Int64]?
         while ContinuousClock.now < deadline {
-            if let progress = try? await progress(group: group), progress.allSatisfy({ $0.committed == $0.end }) { return true }
+            if let progress = try? await progress(group: group),
+               progress.allSatisfy({ $0.end == 0 || $0.committed >= $0.end }) {
+                let committed = progress.map(\.committed)
+                if committed == previous { return true }
+                previous = committed
+            } else {
+                previous = nil
+            }
             try? await Task.sleep(for: .seconds(1))
         }
         return false
     }
 
-    /// Every record of `topic` from offset 0 to its end: the chaos id of each and its partition.
-    func readAll(_ topic: String, partitions: Int, within limit: Duration = .seconds(120)) async throws -> [(id: String?, partition: Int32)] {
+    /// A record read back: its chaos id and position.
+    struct Position: Sendable {
+        var id: String?
+        var partition: Int32
+        var offset: Int64
+    }
+
+    /// Every record of `topic` from offset 0: read until each partition reached its high watermark and then nothing
+    /// more came for `quiet` (a broker that reports its high watermark short still gives up its last records).
+    func readAll(_ topic: String, partitions: Int, quiet: Duration = .seconds(2),
+                 within limit: Duration = .seconds(120)) async throws -> [Position] {
         let admin = try KafkaAdmin(connection: KafkaConnectionConfiguration(bootstrapServers: bootstrapServers), logger: logger)
         var ends: [Int32: Int64] = [:]
         for partition in 0..<Int32(partitions) {
@@ -84,33 +103,36 @@ struct ChaosTopics: Sendable {
         configuration.fetch.maxWait = .milliseconds(100)
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         try await consumer.subscribe(topics: [topic])
-        let collected = Mutex<[(id: String?, partition: Int32)]>([])
+        // What was read, whether every partition reached its end, and when the last record came.
+        let state = Mutex<(records: [Position], remaining: [Int32: Int64], last: ContinuousClock.Instant)>(([], ends, .now))
         let reader = Task {
-            var remaining = ends
             for try await batch in consumer.batches {
-                collected.withLock { list in
-                    for record in batch { list.append((Self.id(of: record.headers), record.partition)) }
+                state.withLock { state in
+                    for record in batch {
+                        state.records.append(Position(id: Self.id(of: record.headers), partition: record.partition,
+                                                      offset: record.offset))
+                        if let end = state.remaining[record.partition], record.offset + 1 >= end {
+                            state.remaining[record.partition] = nil
+                        }
+                    }
+                    state.last = .now
                 }
-                for record in batch where remaining[record.partition].map({ record.offset + 1 >= $0 }) == true {
-                    remaining[record.partition] = nil
-                }
-                if remaining.isEmpty { return true }
             }
-            return false
         }
-        let complete = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await reader.value) ?? false }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return false
-            }
-            defer { group.cancelAll() }
-            return await group.next()!
+        defer { reader.cancel() }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let done = state.withLock { $0.remaining.isEmpty && ContinuousClock.now - $0.last >= quiet }
+            if done { break }
+            try await Task.sleep(for: .milliseconds(200))
         }
-        reader.cancel()
         await consumer.close()
-        guard complete else { throw ChaosFailure("could not read \(topic) to its end within \(limit)") }
-        return collected.withLock { $0 }
+        return try state.withLock { state in
+            guard state.remaining.isEmpty else {
+                throw ChaosFailure("could not read \(topic) to its end within \(limit) (partitions \(state.remaining.keys.sorted()) short)")
+            }
+            return state.records
+        }
     }
 
     static func id(of headers: [KafkaHeader]) -> String? {

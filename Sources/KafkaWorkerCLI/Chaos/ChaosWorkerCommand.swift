@@ -29,6 +29,7 @@ struct ChaosWorkerCommand: AsyncParsableCommand {
     @Option(name: .long) var sessionTimeoutMs: Int = 6_000
     /// The harness's process id: a worker whose parent is gone exits (nothing is left running after a harness crash).
     @Option(name: .long) var parentPid: Int32?
+    @Option(name: .long) var sabotage: String?
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -61,7 +62,7 @@ struct ChaosWorkerCommand: AsyncParsableCommand {
         // The harness creates the dead-letter topic; no admin round trips at start.
         configuration.deadLetter.createTopics = false
         let settings = ChaosHandlerSettings(table: table, worker: name, seed: seed, transientPercent: transientPercent,
-                                            latency: .milliseconds(handlerLatencyMs))
+                                            latency: .milliseconds(handlerLatencyMs), sabotage: sabotage.flatMap(ChaosSabotage.init))
         let target: ChaosDatabase
         if let database {
             target = .sqlite(path: database)
