@@ -122,15 +122,7 @@ final class ChaosFaults: Sendable {
             latch.resolve(ChaosExit(name: "sh", signal: nil, status: process.terminationStatus, sent: nil))
         }
         try process.run()
-        let exit = await withTaskGroup(of: ChaosExit?.self) { group in
-            group.addTask { await latch.value }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next()!
-        }
+        let exit = await latch.wait(within: limit)
         guard let exit else {
             process.terminate()
             throw ChaosFailure("`\(command)` did not finish within \(limit)")

@@ -65,9 +65,14 @@ struct ChaosRun {
         let supervising = Mutex(true)
         let supervisor = Task {
             var lastReport = ContinuousClock.now
+            var restarts = 0
             while supervising.withLock({ $0 }) {
                 for slot in slots where slot.running == nil && !faults.isBusy(slot.index) && supervising.withLock({ $0 }) {
-                    log("worker \(slot.index) exited on its own (\(slot.exits.withLock { $0.last?.description ?? "?" })); restarting")
+                    let last = slot.exits.withLock { $0.last?.description ?? "did not start" }
+                    // A worker that cannot run at all would be restarted forever: after 50, leave it down (reported).
+                    guard restarts < 50 else { continue }
+                    restarts += 1
+                    log("worker \(slot.index) exited on its own (\(last)); restarting")
                     try? slot.start()
                 }
                 if ContinuousClock.now - lastReport >= .seconds(5), let progress = try? await topics.progress(group: group) {
@@ -77,6 +82,11 @@ struct ChaosRun {
                 }
                 try? await Task.sleep(for: .milliseconds(500))
             }
+        }
+
+        defer {
+            supervising.withLock { $0 = false }
+            supervisor.cancel()
         }
 
         // The fault phase: produce over its first 60 %, and apply each fault at its time.

@@ -25,28 +25,42 @@ struct ChaosExit: Sendable, CustomStringConvertible {
     }
 }
 
-/// Resolves once with a value; any number of waiters.
+/// Resolves once with a process's exit; any number of waiters, each with its own time limit.
 final class ExitLatch: Sendable {
-    private let state = Mutex<(value: ChaosExit?, waiters: [CheckedContinuation<ChaosExit, Never>])>((nil, []))
+    private struct State {
+        var value: ChaosExit?
+        var waiters: [Int: CheckedContinuation<ChaosExit?, Never>] = [:]
+        var nextWaiter = 0
+    }
+    private let state = Mutex(State())
 
     func resolve(_ value: ChaosExit) {
         let waiters = state.withLock { state in
             state.value = value
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return state.waiters.values
         }
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
-    var value: ChaosExit {
-        get async {
-            await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> ChaosExit? in
-                    if let value = state.value { return value }
-                    state.waiters.append(continuation)
-                    return nil
-                }
-                if let ready { continuation.resume(returning: ready) }
+    /// The exit, or `nil` when it has not come within `limit`. A waiter that gives up is removed, so nothing
+    /// waits past its limit (a task group around an unresolved continuation would).
+    func wait(within limit: Duration) async -> ChaosExit? {
+        await withCheckedContinuation { continuation in
+            let waiter = state.withLock { state -> Int? in
+                guard state.value == nil else { return nil }
+                state.nextWaiter += 1
+                state.waiters[state.nextWaiter] = continuation
+                return state.nextWaiter
+            }
+            guard let waiter else {
+                continuation.resume(returning: state.withLock { $0.value })
+                return
+            }
+            Task { [self] in
+                try? await Task.sleep(for: limit)
+                let expired = state.withLock { $0.waiters.removeValue(forKey: waiter) }
+                expired?.resume(returning: nil)
             }
         }
     }
@@ -138,16 +152,7 @@ final class ChaosWorkerSlot: Sendable {
     /// Waits for the running incarnation's exit, at most `limit`; `nil` if it is still running then.
     func waitForExit(within limit: Duration) async -> ChaosExit? {
         guard let incarnation = current.withLock({ $0.incarnation }) else { return nil }
-        return await withTaskGroup(of: ChaosExit?.self) { group in
-            group.addTask { await incarnation.exit.value }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
-        }
+        return await incarnation.exit.wait(within: limit)
     }
 
     /// The log files of every incarnation so far.
