@@ -64,6 +64,37 @@ struct ChaosCheckerTests {
         #expect(truncated.invalidReason != nil && truncated.line.contains("INVALID"))
     }
 
+    @Test("commit safety: a sampled commit that covers a record applied only later is reported; poison is not judged")
+    func commitsAhead() {
+        // Partition 0 holds o0…o9 at offsets 0…9 (o5's second copy at 10); o_i was applied at time 100 + 10·i.
+        var evidence = Self.cleanEvidence()
+        evidence.effects = evidence.effects.map { effect in
+            var effect = effect
+            effect.appliedAt = 100 + 10 * Int64(effect.id.dropFirst())!
+            return effect
+        }
+        let ids = (0..<10).map { "o\($0)" } + ["o5"]
+        evidence.positions = [0: ids.enumerated().map { ChaosTopics.Position(id: $1, partition: 0, offset: Int64($0)) }]
+        // Committed 5 at 145: o0…o4 were applied by 140. Safe.
+        evidence.commitSamples = [ChaosCommitSample(at: 145, offsets: [0: 5])]
+        #expect(ChaosVerdict(evidence).passed)
+        // Committed 7 at 155: o6 was applied at 160. Ahead.
+        evidence.commitSamples.append(ChaosCommitSample(at: 155, offsets: [0: 7]))
+        let ahead = ChaosVerdict(evidence)
+        #expect(ahead.commitsAhead.count == 1 && !ahead.passed)
+        #expect(ahead.commitsAhead.first?.contains("offset 6 (o6) was applied 5 ms later") == true, "\(ahead.commitsAhead)")
+        // Committed 8 at 171: o7 is poison (its finish is the dead letter, not judged here), o6 was applied at 160. Safe.
+        evidence.commitSamples = [ChaosCommitSample(at: 171, offsets: [0: 8])]
+        #expect(ChaosVerdict(evidence).passed)
+        // The second copy of o5 at offset 10: committed 11 at 191, o9 applied at 190. Safe; at 185 it is not.
+        evidence.commitSamples = [ChaosCommitSample(at: 191, offsets: [0: 11]), ChaosCommitSample(at: 185, offsets: [0: 11])]
+        #expect(ChaosVerdict(evidence).commitsAhead.count == 1)
+        // Offsets with a gap map by offset, not by index.
+        evidence.positions = [0: ids.enumerated().map { ChaosTopics.Position(id: $1, partition: 0, offset: Int64($0) * 2) }]
+        evidence.commitSamples = [ChaosCommitSample(at: 125, offsets: [0: 5])]
+        #expect(ChaosVerdict(evidence).passed, "offsets 0, 2, 4 are o0…o2, applied by 120")
+    }
+
     @Test("an order produced but never acknowledged still has to be finished")
     func unacknowledgedButOnTheTopic() {
         var evidence = Self.cleanEvidence()

@@ -1,3 +1,10 @@
+/// The group's committed offsets as a non-member saw them, and when (milliseconds since 1970, taken after the
+/// answer came: every commit it reports happened before).
+struct ChaosCommitSample: Sendable, Equatable {
+    var at: Int64
+    var offsets: [Int32: Int64]
+}
+
 /// What a chaos run left behind, gathered after the group drained and the workers stopped.
 struct ChaosEvidence: Sendable {
     /// Every order id the plan has, and the poison ones among them.
@@ -21,6 +28,10 @@ struct ChaosEvidence: Sendable {
     var fatalLines: [String]
     /// What the broker did wrong (reported, not judged: the run checks the worker).
     var brokerFindings: [String] = []
+    /// The observer's samples of the committed offsets during the run, and the order id at each position of the
+    /// topic (partition → offsets in order): a commit must never be ahead of the work it covers.
+    var commitSamples: [ChaosCommitSample] = []
+    var positions: [Int32: [ChaosTopics.Position]] = [:]
     /// Whether per-key order must hold (`.partition` and `.key`).
     var checksOrder: Bool
     /// Kills, zombies and graceful restarts (reported beside the extra dead-letter copies).
@@ -38,6 +49,8 @@ struct ChaosVerdict: Sendable {
     var phantom: [String] = []
     var ackedButMissing: [String] = []
     var uncommitted: [String] = []
+    /// Samples where the committed offset covered a record whose effect was written only later.
+    var commitsAhead: [String] = []
     var crashes: [String] = []
     /// Dead-letter records beyond one per poison record on the topic. Not a violation: dead letters are at least
     /// once (a poison record redelivered before its offset was committed is dead-lettered again), so this counts
@@ -81,6 +94,9 @@ struct ChaosVerdict: Sendable {
             invalidReason = "the broker dropped data (low watermark above 0 on partitions \(evidence.truncatedPartitions))"
         }
         brokerFindings = evidence.brokerFindings
+        commitsAhead = Self.commitsAhead(evidence, firstApplied: evidence.effects.reduce(into: [:]) { first, effect in
+            first[effect.id] = min(first[effect.id] ?? .max, effect.appliedAt)
+        })
         self.applied = applied.count
         deadLettered = lettered.count
         producerDuplicates = evidence.onTopic.values.reduce(0) { $0 + max(0, $1 - 1) }
@@ -89,7 +105,7 @@ struct ChaosVerdict: Sendable {
     var passed: Bool {
         invalidReason == nil && lost.isEmpty && duplicated.isEmpty && reordered.isEmpty && poisonApplied.isEmpty
             && unexpectedDeadLetters.isEmpty && missingDeadLetters.isEmpty && phantom.isEmpty && ackedButMissing.isEmpty
-            && uncommitted.isEmpty && crashes.isEmpty
+            && uncommitted.isEmpty && crashes.isEmpty && commitsAhead.isEmpty
     }
 
     /// `chaos: lost 0, duplicate 0, reordered 0, …` and the outcome.
@@ -99,6 +115,7 @@ struct ChaosVerdict: Sendable {
             "poison applied \(poisonApplied.count)", "unexpected dead letters \(unexpectedDeadLetters.count)",
             "missing dead letters \(missingDeadLetters.count)", "phantom \(phantom.count)",
             "acked but not on the topic \(ackedButMissing.count)", "uncommitted partitions \(uncommitted.count)",
+            "commits ahead of work \(commitsAhead.count)",
             "crashes \(crashes.count)",
         ]
         let outcome = invalidReason.map { "INVALID (\($0))" } ?? (passed ? "PASS" : "FAIL")
@@ -122,8 +139,43 @@ struct ChaosVerdict: Sendable {
         add("applied or dead-lettered but never produced", phantom)
         add("acknowledged but not on the topic", ackedButMissing)
         add("not committed to the end", uncommitted)
+        add("committed before the work was done", commitsAhead)
         add("crashes and fatal log lines", crashes)
         add("broker findings (not judged)", brokerFindings)
         return lines
+    }
+
+    /// Commit safety: at the moment of each sample, every record below the committed offset must be finished. A
+    /// record's finish is known from below: no earlier than its order's first effect (a second copy is skipped only
+    /// after the first was applied). Poison records and records with no effect (lost, counted apart) are not judged.
+    static func commitsAhead(_ evidence: ChaosEvidence, firstApplied: [String: Int64]) -> [String] {
+        var found: [String] = []
+        for (partition, records) in evidence.positions {
+            let records = records.sorted { $0.offset < $1.offset }
+            // latest[i]: the latest first-effect time among records[0...i], and which record it was.
+            var latest: [(at: Int64, record: ChaosTopics.Position)] = []
+            latest.reserveCapacity(records.count)
+            for record in records {
+                var here = (at: Int64.min, record: record)
+                if let id = record.id, !evidence.poison.contains(id), let at = firstApplied[id] { here.at = at }
+                latest.append(latest.last.map { $0.at >= here.at ? $0 : here } ?? here)
+            }
+            for sample in evidence.commitSamples {
+                guard let committed = sample.offsets[partition] else { continue }
+                // The records below the committed offset: records[0..<covered].
+                var low = 0, high = records.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if records[mid].offset < committed { low = mid + 1 } else { high = mid }
+                }
+                guard low > 0 else { continue }
+                let worst = latest[low - 1]
+                if worst.at > sample.at {
+                    found.append("partition \(partition) committed \(committed) while offset \(worst.record.offset) "
+                                 + "(\(worst.record.id ?? "?")) was applied \(worst.at - sample.at) ms later")
+                }
+            }
+        }
+        return found.sorted()
     }
 }

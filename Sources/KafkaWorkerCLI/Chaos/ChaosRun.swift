@@ -84,9 +84,13 @@ struct ChaosRun {
             }
         }
 
+        // The observer samples the committed offsets until the workers are stopped.
+        let observing = Mutex(true)
+        let observer = Task { try await topics.observeCommits(group: group, every: .milliseconds(250)) { !observing.withLock { $0 } } }
         defer {
             supervising.withLock { $0 = false }
             supervisor.cancel()
+            observing.withLock { $0 = false }
         }
 
         // The fault phase: produce over its first 60 %, and apply each fault at its time.
@@ -119,10 +123,13 @@ struct ChaosRun {
             slot.send(SIGKILL)
             unclean.append(ChaosExit(name: name, signal: SIGKILL, status: 0, sent: SIGTERM))
         }
-        log("workers stopped; gathering the evidence")
+        observing.withLock { $0 = false }
+        let samples = (try? await observer.value) ?? []
+        log("workers stopped; gathering the evidence (\(samples.count) commit samples)")
 
-        let evidence = try await gather(topics: topics, group: group, database: database, table: table, slots: slots,
+        var evidence = try await gather(topics: topics, group: group, database: database, table: table, slots: slots,
                                         acked: ackedIDs, faults: faults, unclean: unclean, logger: logger)
+        evidence.commitSamples = samples
         let verdict = ChaosVerdict(evidence)
         printReport(verdict, evidence: evidence, faults: faults, slots: slots,
                     faultPhase: faultPhase, drainTime: drained ? drainTime : nil, total: ContinuousClock.now - started)
@@ -154,9 +161,11 @@ struct ChaosRun {
         let effects = try await ChaosStore.effects(database, table: table, logger: logger)
         var copies: [String: Int] = [:]
         var lastRead: [Int32: Int64] = [:]
-        for record in onTopic {
+        var positions: [Int32: [ChaosTopics.Position]] = [:]
+        for record in onTopic.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
             copies[record.id ?? "(no id)", default: 0] += 1
             lastRead[record.partition] = max(lastRead[record.partition] ?? -1, record.offset)
+            positions[record.partition, default: []].append(record)
         }
         // The end of a partition is what was read back; a broker whose high watermark says less is reported.
         let ends = progress.map { ($0.partition, max($0.end, (lastRead[$0.partition] ?? -1) + 1)) }
@@ -172,6 +181,7 @@ struct ChaosRun {
             fatalLines: slots.flatMap { Self.fatalLines(in: $0.logFiles) },
             brokerFindings: short.isEmpty ? [] : ["the broker's high watermark is below the records it served: "
                                                   + short.joined(separator: "; ")],
+            positions: positions,
             checksOrder: command.ordering != "unordered",
             disruptions: (applied[.kill] ?? 0) + (applied[.zombie] ?? 0) + (applied[.term] ?? 0))
     }

@@ -25,6 +25,9 @@ struct ChaosEffect: Sendable, Equatable {
     var id: String
     var key: String
     var seq: Int
+    /// When the row was written, by the database's clock (milliseconds since 1970; the same machine's clock as the
+    /// harness's commit samples). The transaction commits after it, and the offset is committed after that.
+    var appliedAt: Int64 = 0
 }
 
 /// What a worker process needs to apply orders.
@@ -70,7 +73,7 @@ enum ChaosStore {
                 try await transaction.execute("""
                     CREATE TABLE IF NOT EXISTS \(table) (row_id INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, \
                     key TEXT NOT NULL, seq INTEGER NOT NULL, worker TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
-                    kafka_offset INTEGER NOT NULL)
+                    kafka_offset INTEGER NOT NULL, applied_at INTEGER NOT NULL)
                     """)
             }
         case .postgres(let url):
@@ -79,7 +82,7 @@ enum ChaosStore {
                     try await transaction.query("""
                         CREATE TABLE IF NOT EXISTS \(unescaped: table) (row_id BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, \
                         key TEXT NOT NULL, seq BIGINT NOT NULL, worker TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
-                        kafka_offset BIGINT NOT NULL)
+                        kafka_offset BIGINT NOT NULL, applied_at BIGINT NOT NULL)
                         """)
                 }
             }
@@ -92,18 +95,19 @@ enum ChaosStore {
         case .sqlite(let path):
             let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
             let rows = try await store.withMarkers([]) { transaction, _ in
-                try await transaction.execute("SELECT id, key, seq FROM \(table) ORDER BY row_id")
+                try await transaction.execute("SELECT id, key, seq, applied_at FROM \(table) ORDER BY row_id")
             }
             return rows.compactMap { row in
-                guard case .text(let id) = row[0], case .text(let key) = row[1], case .integer(let seq) = row[2] else { return nil }
-                return ChaosEffect(id: id, key: key, seq: Int(seq))
+                guard case .text(let id) = row[0], case .text(let key) = row[1], case .integer(let seq) = row[2],
+                      case .integer(let appliedAt) = row[3] else { return nil }
+                return ChaosEffect(id: id, key: key, seq: Int(seq), appliedAt: appliedAt)
             }
         case .postgres(let url):
             return try await withPostgresStore(url: url, logger: logger) { store, client in
                 var effects: [ChaosEffect] = []
-                let rows = try await client.query("SELECT id, key, seq FROM \(unescaped: table) ORDER BY row_id")
-                for try await (id, key, seq) in rows.decode((String, String, Int64).self) {
-                    effects.append(ChaosEffect(id: id, key: key, seq: Int(seq)))
+                let rows = try await client.query("SELECT id, key, seq, applied_at FROM \(unescaped: table) ORDER BY row_id")
+                for try await (id, key, seq, appliedAt) in rows.decode((String, String, Int64, Int64).self) {
+                    effects.append(ChaosEffect(id: id, key: key, seq: Int(seq), appliedAt: appliedAt))
                 }
                 return effects
             }
@@ -121,8 +125,9 @@ enum ChaosStore {
                                      idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
                 try await check(record, settings)
                 for _ in 0..<(settings.sabotage?.rows(for: record.value) ?? 1) {
-                try await transaction.execute("INSERT INTO \(settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) "
-                                              + "VALUES (?, ?, ?, ?, ?, ?)",
+                try await transaction.execute("INSERT INTO \(settings.table) (id, key, seq, worker, kafka_partition, kafka_offset, "
+                                              + "applied_at) VALUES (?, ?, ?, ?, ?, ?, "
+                                              + "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
                                               [.text(record.value.id), .text(record.value.key), .integer(Int64(record.value.seq)),
                                                .text(settings.worker), .integer(Int64(record.partition)), .integer(record.offset)])
                 }
@@ -136,8 +141,9 @@ enum ChaosStore {
                     let order = record.value, partition = Int32(record.partition), offset = record.offset
                     for _ in 0..<(settings.sabotage?.rows(for: order) ?? 1) {
                         try await transaction.query("""
-                            INSERT INTO \(unescaped: settings.table) (id, key, seq, worker, kafka_partition, kafka_offset) \
-                            VALUES (\(order.id), \(order.key), \(Int64(order.seq)), \(settings.worker), \(partition), \(offset))
+                            INSERT INTO \(unescaped: settings.table) (id, key, seq, worker, kafka_partition, kafka_offset, applied_at) \
+                            VALUES (\(order.id), \(order.key), \(Int64(order.seq)), \(settings.worker), \(partition), \(offset), \
+                            (extract(epoch from clock_timestamp()) * 1000)::bigint)
                             """)
                     }
                 }

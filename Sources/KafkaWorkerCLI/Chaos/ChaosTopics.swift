@@ -77,6 +77,28 @@ struct ChaosTopics: Sendable {
         return false
     }
 
+    /// Samples the group's committed offsets every `interval` as a non-member (the consumer never subscribes, so
+    /// it never joins) until `stop` is set: the observer of the commit-safety check.
+    func observeCommits(group: String, every interval: Duration, until stop: @escaping @Sendable () -> Bool)
+        async throws -> [ChaosCommitSample]
+    {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrapServers, groupID: group)
+        configuration.commit.autoCommit = false
+        let observer = try KafkaConsumer(configuration: configuration, logger: logger)
+        let partitionList = (0..<Int32(partitions)).map { KafkaTopicPartition(topic: topic, partition: $0) }
+        var samples: [ChaosCommitSample] = []
+        while !stop() {
+            if let offsets = try? await observer.committedOffsets(for: partitionList, timeout: .seconds(5)) {
+                let at = Int64(Date().timeIntervalSince1970 * 1000)
+                samples.append(ChaosCommitSample(at: at, offsets: Dictionary(
+                    offsets.filter { $0.offset >= 0 }.map { ($0.topicPartition.partition, $0.offset) }) { $1 }))
+            }
+            try? await Task.sleep(for: interval)
+        }
+        await observer.close()
+        return samples
+    }
+
     /// A record read back: its chaos id and position.
     struct Position: Sendable {
         var id: String?
