@@ -8,8 +8,13 @@ struct ChaosCheckerTests {
     /// Evidence of a clean run: orders 0–9, 3 and 7 poison, 5 produced twice; everything applied once, in order.
     static func cleanEvidence() -> ChaosEvidence {
         let ids = (0..<10).map { "o\($0)" }
-        let effects = ids.enumerated().filter { ![3, 7].contains($0.offset) }
-            .map { ChaosEffect(id: $0.element, key: "k\($0.offset % 2)", seq: $0.offset / 2) }
+        // Keys k0 (even orders) and k1 (odd); each effect names the key's previously applied sequence number.
+        var last: [String: Int] = [:]
+        let effects = ids.enumerated().filter { ![3, 7].contains($0.offset) }.map { index, id in
+            let key = "k\(index % 2)"
+            defer { last[key] = index / 2 }
+            return ChaosEffect(id: id, key: key, seq: index / 2, previousSeq: last[key], partition: 0, offset: Int64(index))
+        }
         var onTopic = Dictionary(uniqueKeysWithValues: ids.map { ($0, 1) })
         onTopic["o5"] = 2
         return ChaosEvidence(planned: Set(ids), poison: ["o3", "o7"], acked: Set(ids), onTopic: onTopic,
@@ -38,10 +43,26 @@ struct ChaosCheckerTests {
         let twice = verdict { $0.effects.append(ChaosEffect(id: "o8", key: "k0", seq: 4)) }
         #expect(twice.duplicated == ["o8": 2] && !twice.passed)
         #expect(twice.reordered.isEmpty, "a second application is a duplicate, not a reordering")
-        let reordered = verdict { $0.effects.swapAt(0, 2) }
-        #expect(reordered.reordered.count == 1 && !reordered.passed)
-        let unordered = verdict { $0.effects.swapAt(0, 2); $0.checksOrder = false }
+        // o2 (k0, seq 1) committed before o0 (k0, seq 0): o0's chain names seq 1 as applied before it.
+        let reordered = verdict { $0.effects[0].previousSeq = 1; $0.effects[2].previousSeq = nil }
+        #expect(reordered.reordered.count == 1 && !reordered.passed, "\(reordered.reordered)")
+        let unordered = verdict { $0.effects[0].previousSeq = 1; $0.effects[2].previousSeq = nil; $0.checksOrder = false }
         #expect(unordered.passed, "unordered runs do not check order")
+        // With the topic read back, topic order decides: the producer re-sent seq 0 after seq 1, so applying seq 1
+        // first is right, and applying an order only from its second copy is a skip.
+        let resent = verdict { evidence in
+            evidence.effects[0].previousSeq = 1; evidence.effects[2].previousSeq = nil
+            evidence.effects[0].offset = 5; evidence.effects[2].offset = 1
+            evidence.positions = [0: [("o2", 1), ("o0", 5), ("o4", 6)].map { ChaosTopics.Position(id: $0.0, partition: 0, offset: $0.1) }]
+            evidence.effects = Array(evidence.effects.prefix(3))
+        }
+        #expect(resent.reordered.isEmpty, "\(resent.reordered)")
+        let skipped = verdict { evidence in
+            evidence.positions = [0: (0..<10).map { ChaosTopics.Position(id: "o\($0)", partition: 0, offset: Int64($0)) }
+                                  + [ChaosTopics.Position(id: "o5", partition: 0, offset: 10)]]
+            evidence.effects[4].offset = 10  // o5 applied from its second copy
+        }
+        #expect(skipped.reordered.count == 1 && skipped.reordered[0].contains("not from its first copy"), "\(skipped.reordered)")
         let poisonApplied = verdict { $0.effects.append(ChaosEffect(id: "o3", key: "k1", seq: 9)) }
         #expect(poisonApplied.poisonApplied == ["o3"] && !poisonApplied.passed)
         let unexpected = verdict { $0.deadLetters.append("o2") }
@@ -89,7 +110,8 @@ struct ChaosCheckerTests {
         // The second copy of o5 at offset 10: committed 11 at 191, o9 applied at 190. Safe; at 185 it is not.
         evidence.commitSamples = [ChaosCommitSample(at: 191, offsets: [0: 11]), ChaosCommitSample(at: 185, offsets: [0: 11])]
         #expect(ChaosVerdict(evidence).commitsAhead.count == 1)
-        // Offsets with a gap map by offset, not by index.
+        // Offsets with a gap map by offset, not by index (order is not what this checks).
+        evidence.checksOrder = false
         evidence.positions = [0: ids.enumerated().map { ChaosTopics.Position(id: $1, partition: 0, offset: Int64($0) * 2) }]
         evidence.commitSamples = [ChaosCommitSample(at: 125, offsets: [0: 5])]
         #expect(ChaosVerdict(evidence).passed, "offsets 0, 2, 4 are o0…o2, applied by 120")
@@ -109,6 +131,8 @@ struct ChaosCheckerTests {
         #expect(ChaosExit(name: "a", signal: nil, status: 0, sent: 15).expected)
         #expect(!ChaosExit(name: "a", signal: nil, status: 3, sent: 15).expected, "a stop that timed out")
         #expect(!ChaosExit(name: "a", signal: 6, status: 0, sent: nil).expected, "a crash")
+        #expect(!ChaosExit(name: "a", signal: 9, status: 0, sent: 15).expected, "killed after a stop that hung")
+        #expect(ChaosExit(name: "a", signal: 15, status: 0, sent: 15).expected, "SIGTERM before the handler was installed")
         #expect(!ChaosExit(name: "a", signal: nil, status: 0, sent: nil).expected, "an exit nobody asked for")
     }
 

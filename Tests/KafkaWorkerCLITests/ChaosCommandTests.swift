@@ -33,6 +33,9 @@ struct ChaosCommandTests {
         let verdict = output.standardOutput.split(separator: "\n").last { $0.hasPrefix("chaos: ") } ?? ""
         #expect(output.status == 0, "\(output.standardOutput.suffix(3_000))")
         #expect(verdict.hasPrefix("chaos: lost 0, duplicate 0, reordered 0,") && verdict.hasSuffix("PASS"))
+        // The faults really happened: the table counts only the ones applied.
+        let faults = output.standardOutput.split(separator: "\n").first { $0.contains("faults applied") } ?? ""
+        #expect(faults.contains("kill") || faults.contains("term"), "\(faults)")
     }
 
     @Test("the checker bites: a worker that applies some orders twice, or drops them, fails the run", arguments: ["duplicate", "lose"])

@@ -11,13 +11,13 @@ run_chaos_tier() {
     local label=$1
     shift
     local seed=${KAFKA_WORKER_CHAOS_SEED:-$CHAOS_SEED_DEFAULT}
-    local args=(--records 20000 --workers 3 --duration 60s --fault-interval 4s --seed "$seed"
-        --postgres-url "$KAFKA_WORKER_TEST_POSTGRES_URL"
+    # The URL (with its password) travels in the environment, never on a command line.
+    local args=(--records 20000 --workers 3 --duration 60s --fault-interval 4s --seed "$seed" --postgres-url-from-environment
         --postgres-restart-command "$KAFKA_WORKER_TEST_POSTGRES_CTL restart" --log-level critical "$@")
     echo "==> chaos short tier ($label, seed $seed)"
     local started=$SECONDS
-    if ! .build/debug/kafka-worker chaos "${args[@]}"; then
-        echo "error: chaos short tier ($label) failed; replay with: kafka-worker chaos ${args[*]//$KAFKA_WORKER_TEST_POSTGRES_URL/<postgres-url>}" >&2
+    if ! KAFKA_WORKER_CHAOS_POSTGRES_URL="$KAFKA_WORKER_TEST_POSTGRES_URL" .build/debug/kafka-worker chaos "${args[@]}"; then
+        echo "error: chaos short tier ($label) failed; replay with: KAFKA_WORKER_CHAOS_POSTGRES_URL=… kafka-worker chaos ${args[*]}" >&2
         return 1
     fi
     echo "==> chaos short tier ($label): $((SECONDS - started)) s"

@@ -32,6 +32,13 @@ struct ChaosEvidence: Sendable {
     /// topic (partition → offsets in order): a commit must never be ahead of the work it covers.
     var commitSamples: [ChaosCommitSample] = []
     var positions: [Int32: [ChaosTopics.Position]] = [:]
+    /// Origins (`partition/offset`) of the records on the dead-letter topic; `nil` when not read.
+    var deadLetterOrigins: Set<String>? = nil
+    /// Whether the group committed everything within the drain timeout (liveness).
+    var drained = true
+    /// Faults that could not be applied, and how many commit samples the run should have at least.
+    var faultFailures: [String] = []
+    var expectedSamples = 0
     /// Whether per-key order must hold (`.partition` and `.key`).
     var checksOrder: Bool
     /// Kills, zombies and graceful restarts (reported beside the extra dead-letter copies).
@@ -51,6 +58,8 @@ struct ChaosVerdict: Sendable {
     var uncommitted: [String] = []
     /// Samples where the committed offset covered a record whose effect was written only later.
     var commitsAhead: [String] = []
+    /// The group did not commit everything within the drain timeout after the faults (liveness).
+    var notDrained = false
     var crashes: [String] = []
     /// Dead-letter records beyond one per poison record on the topic. Not a violation: dead letters are at least
     /// once (a poison record redelivered before its offset was committed is dead-lettered again), so this counts
@@ -65,16 +74,8 @@ struct ChaosVerdict: Sendable {
 
     init(_ evidence: ChaosEvidence) {
         var applications: [String: Int] = [:]
-        var lastSeq: [String: Int] = [:]
-        for effect in evidence.effects {
-            applications[effect.id, default: 0] += 1
-            if evidence.checksOrder, applications[effect.id] == 1 {
-                if let last = lastSeq[effect.key], effect.seq <= last {
-                    reordered.append("\(effect.key): seq \(effect.seq) (\(effect.id)) after \(last)")
-                }
-                lastSeq[effect.key] = max(lastSeq[effect.key] ?? -1, effect.seq)
-            }
-        }
+        for effect in evidence.effects { applications[effect.id, default: 0] += 1 }
+        if evidence.checksOrder { reordered = Self.orderViolations(evidence) }
         let applied = Set(applications.keys)
         let lettered = Set(evidence.deadLetters)
         // Everything that reached the topic must be finished, acknowledged or not.
@@ -84,14 +85,33 @@ struct ChaosVerdict: Sendable {
         poisonApplied = evidence.poison.intersection(applied).sorted()
         unexpectedDeadLetters = lettered.subtracting(evidence.poison).sorted()
         missingDeadLetters = evidence.poison.intersection(produced).subtracting(lettered).sorted()
+        // Every poison record on the topic, each copy, needs a dead letter that names its position.
+        if let origins = evidence.deadLetterOrigins {
+            for (partition, records) in evidence.positions {
+                for record in records where record.id.map(evidence.poison.contains) == true
+                    && !origins.contains("\(partition)/\(record.offset)") {
+                    missingDeadLetters.append("\(record.id ?? "?") at \(partition)/\(record.offset)")
+                }
+            }
+            missingDeadLetters = Array(Set(missingDeadLetters)).sorted()
+        }
+        if !evidence.drained { notDrained = true }
         phantom = applied.union(lettered).subtracting(evidence.planned).sorted()
         ackedButMissing = evidence.acked.subtracting(evidence.onTopic.keys).sorted()
         uncommitted = evidence.uncommitted.map { "partition \($0.partition): committed \($0.committed), end \($0.end)" }
         crashes = evidence.unexpectedExits.map(\.description) + evidence.fatalLines
         let poisonCopies = evidence.onTopic.filter { evidence.poison.contains($0.key) }.values.reduce(0, +)
         extraDeadLetterCopies = max(0, evidence.deadLetters.count - poisonCopies)
+        // A run that did not do what it says proves nothing: invalid, whatever the counts.
+        let unacknowledged = evidence.planned.subtracting(evidence.acked).count
         if !evidence.truncatedPartitions.isEmpty {
             invalidReason = "the broker dropped data (low watermark above 0 on partitions \(evidence.truncatedPartitions))"
+        } else if unacknowledged > 0 {
+            invalidReason = "\(unacknowledged) orders were never acknowledged by the broker"
+        } else if !evidence.faultFailures.isEmpty {
+            invalidReason = "faults could not be applied: " + evidence.faultFailures.prefix(3).joined(separator: "; ")
+        } else if evidence.commitSamples.count < evidence.expectedSamples {
+            invalidReason = "the observer took \(evidence.commitSamples.count) commit samples, fewer than \(evidence.expectedSamples)"
         }
         brokerFindings = evidence.brokerFindings
         commitsAhead = Self.commitsAhead(evidence, firstApplied: evidence.effects.reduce(into: [:]) { first, effect in
@@ -105,7 +125,7 @@ struct ChaosVerdict: Sendable {
     var passed: Bool {
         invalidReason == nil && lost.isEmpty && duplicated.isEmpty && reordered.isEmpty && poisonApplied.isEmpty
             && unexpectedDeadLetters.isEmpty && missingDeadLetters.isEmpty && phantom.isEmpty && ackedButMissing.isEmpty
-            && uncommitted.isEmpty && crashes.isEmpty && commitsAhead.isEmpty
+            && uncommitted.isEmpty && crashes.isEmpty && commitsAhead.isEmpty && !notDrained
     }
 
     /// `chaos: lost 0, duplicate 0, reordered 0, …` and the outcome.
@@ -115,7 +135,7 @@ struct ChaosVerdict: Sendable {
             "poison applied \(poisonApplied.count)", "unexpected dead letters \(unexpectedDeadLetters.count)",
             "missing dead letters \(missingDeadLetters.count)", "phantom \(phantom.count)",
             "acked but not on the topic \(ackedButMissing.count)", "uncommitted partitions \(uncommitted.count)",
-            "commits ahead of work \(commitsAhead.count)",
+            "commits ahead of work \(commitsAhead.count)", "not drained \(notDrained ? 1 : 0)",
             "crashes \(crashes.count)",
         ]
         let outcome = invalidReason.map { "INVALID (\($0))" } ?? (passed ? "PASS" : "FAIL")
@@ -177,5 +197,38 @@ struct ChaosVerdict: Sendable {
             }
         }
         return found.sorted()
+    }
+
+    /// Per-key order, from the chain each effect row carries (the key's previously applied sequence number, read
+    /// under the key's row lock): a key's orders must be applied in the order of their first copies on the topic,
+    /// each from its first copy (applying only a later copy means the first was skipped). Without the topic read
+    /// back (plain values in tests), sequence numbers stand for topic order.
+    static func orderViolations(_ evidence: ChaosEvidence) -> [String] {
+        var firstCopy: [String: Int64] = [:]
+        for records in evidence.positions.values {
+            for record in records.sorted(by: { $0.offset < $1.offset }) {
+                if let id = record.id, firstCopy[id] == nil { firstCopy[id] = record.offset }
+            }
+        }
+        var idBySeq: [String: [Int: String]] = [:]
+        for effect in evidence.effects { idBySeq[effect.key, default: [:]][effect.seq] = effect.id }
+        var seen = Set<String>(), found: [String] = []
+        for effect in evidence.effects where seen.insert(effect.id).inserted {
+            if let first = firstCopy[effect.id], effect.offset != first {
+                found.append("\(effect.id) applied from its copy at offset \(effect.offset), not from its first copy at \(first)")
+            }
+            guard let previous = effect.previousSeq else { continue }
+            let previousID = idBySeq[effect.key]?[previous]
+            let outOfOrder: Bool
+            if let previousID, let before = firstCopy[previousID], let after = firstCopy[effect.id] {
+                outOfOrder = before > after
+            } else {
+                outOfOrder = previous >= effect.seq
+            }
+            if outOfOrder {
+                found.append("key \(effect.key): \(effect.id) (seq \(effect.seq)) applied after \(previousID ?? "seq \(previous)")")
+            }
+        }
+        return found
     }
 }

@@ -45,6 +45,9 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(name: .long, help: "SQLite database file (default: one in the run's folder).") var database: String?
     @Option(name: .long, help: "PostgreSQL instead of SQLite: postgres://user:password@host:port/database (never printed).")
     var postgresUrl: String?
+    @Flag(name: .long, help: ArgumentHelp(
+        "Read the PostgreSQL URL from \(ChaosRun.postgresURLVariable) (keeps the password off the command line, where ps shows it)."))
+    var postgresUrlFromEnvironment = false
     @Option(name: .long, help: "A shell command that restarts PostgreSQL (enables the postgres fault).") var postgresRestartCommand: String?
     @Option(name: .long, help: "An existing Kafka cluster instead of the embedded one (only process and PostgreSQL faults then).")
     var bootstrapServers: String?
@@ -73,8 +76,18 @@ struct ChaosCommand: AsyncParsableCommand {
         guard OrderingMode(name: ordering) != nil else {
             throw ValidationError("--ordering \"\(ordering)\" is not one of: partition, key, unordered")
         }
-        guard database == nil || postgresUrl == nil else { throw ValidationError("give at most one of --database and --postgres-url") }
-        if let postgresUrl { _ = try PostgresURL.configuration(postgresUrl) }
+        let urls = [postgresUrl != nil, postgresUrlFromEnvironment].filter { $0 }.count
+        guard urls + (database == nil ? 0 : 1) <= 1 else {
+            throw ValidationError("give at most one of --database, --postgres-url and --postgres-url-from-environment")
+        }
+        if postgresUrlFromEnvironment, ProcessInfo.processInfo.environment[ChaosRun.postgresURLVariable] == nil {
+            throw ValidationError("--postgres-url-from-environment: \(ChaosRun.postgresURLVariable) is not set")
+        }
+        if let url = postgres { _ = try PostgresURL.configuration(url) }
+        guard faultInterval.value >= .milliseconds(100) else { throw ValidationError("--fault-interval must be at least 100ms") }
+        guard duration.value <= .seconds(86_400), drainTimeout.value <= .seconds(86_400) else {
+            throw ValidationError("--duration and --drain-timeout must be at most 24h")
+        }
         _ = try faultKinds()
         if let sabotage, ChaosSabotage(rawValue: sabotage) == nil {
             throw ValidationError("--sabotage \"\(sabotage)\" is not one of: " + ChaosSabotage.allCases.map(\.rawValue).joined(separator: ", "))
@@ -87,11 +100,16 @@ struct ChaosCommand: AsyncParsableCommand {
         }
     }
 
+    /// The PostgreSQL URL, from the option or the environment.
+    var postgres: String? {
+        postgresUrl ?? (postgresUrlFromEnvironment ? ProcessInfo.processInfo.environment[ChaosRun.postgresURLVariable] : nil)
+    }
+
     /// The fault kinds of this run; explicit kinds that cannot apply are refused, naming why.
     func faultKinds() throws -> [ChaosFaultKind] {
         let usable: (ChaosFaultKind) -> String? = { kind in
             if kind.needsEmbeddedCluster && bootstrapServers != nil { return "needs the embedded cluster (no --bootstrap-servers)" }
-            if kind == .postgres && (postgresUrl == nil || postgresRestartCommand == nil) {
+            if kind == .postgres && (postgres == nil || postgresRestartCommand == nil) {
                 return "needs --postgres-url and --postgres-restart-command"
             }
             return nil

@@ -16,6 +16,10 @@ final class ChaosFaults: Sendable {
     private let busy = Mutex<Set<Int>>([])
     /// Counts by kind of the faults applied (skipped ones are not counted).
     let applied = Mutex<[ChaosFaultKind: Int]>([:])
+    /// Faults that could not be applied (the run then proves less than it says: reported as invalid).
+    let failures = Mutex<[String]>([])
+    /// Graceful restarts whose worker did not exit in time and was killed (a stop that hangs is a failure).
+    let unclean = Mutex<[ChaosExit]>([])
 
     init(slots: [ChaosWorkerSlot], cluster: EmbeddedKafkaCluster?, topic: String, group: String, postgresRestart: String?,
          log: @escaping @Sendable (String) -> Void) {
@@ -35,57 +39,67 @@ final class ChaosFaults: Sendable {
             switch fault.action {
             case .kill(let worker, let restartAfter):
                 try await withWorker(worker, fault) { slot in
-                    slot.send(SIGKILL)
+                    try Self.signal(slot, SIGKILL)
                     _ = await slot.waitForExit(within: .seconds(10))
                     try await Task.sleep(for: restartAfter)
                     try slot.start()
                 }
             case .zombie(let worker, let stoppedFor):
                 try await withWorker(worker, fault) { slot in
-                    slot.send(SIGSTOP)
-                    try await Task.sleep(for: stoppedFor)
-                    slot.send(SIGCONT)
+                    try Self.signal(slot, SIGSTOP)
+                    try? await Task.sleep(for: stoppedFor)
+                    try Self.signal(slot, SIGCONT)
                 }
             case .term(let worker):
                 try await withWorker(worker, fault) { slot in
-                    slot.send(SIGTERM)
+                    try Self.signal(slot, SIGTERM)
                     // The worker's own bound: grace period (10 s) + close bound (20 s); then it is killed.
                     if await slot.waitForExit(within: .seconds(35)) == nil {
                         log("worker \(worker) did not exit within 35 s of SIGTERM; killing it")
+                        let name = slot.running?.name ?? "w\(worker)"
                         slot.send(SIGKILL)
                         _ = await slot.waitForExit(within: .seconds(10))
+                        unclean.withLock { $0.append(ChaosExit(name: name, signal: SIGKILL, status: 0, sent: SIGTERM)) }
                     }
                     try slot.start()
                 }
             case .brokerDown(let broker, let downFor):
                 let cluster = try embedded()
-                record(fault)
                 try cluster.setBrokerDown(broker)
+                record(fault)
                 try await Task.sleep(for: downFor)
                 try cluster.setBrokerUp(broker)
             case .requestErrors(let api, let errors):
-                record(fault)
                 try embedded().injectRequestErrors(errors, for: api)
+                record(fault)
             case .coordinator(let broker):
-                record(fault)
                 try embedded().setGroupCoordinator(group: group, broker: broker)
-            case .leader(let partition, let broker):
                 record(fault)
+            case .leader(let partition, let broker):
                 try embedded().setPartitionLeader(topic: topic, partition: partition, broker: broker)
+                record(fault)
             case .rtt(let broker, let rtt, let lasting):
                 let cluster = try embedded()
-                record(fault)
                 try cluster.setBrokerRoundTripTime(broker, rtt)
+                record(fault)
                 try await Task.sleep(for: lasting)
                 try cluster.setBrokerRoundTripTime(broker, .zero)
             case .postgresRestart:
                 guard let postgresRestart else { throw ChaosFailure("no --postgres-restart-command for a PostgreSQL restart") }
-                record(fault)
                 try await Self.runShell(postgresRestart, within: .seconds(60))
+                record(fault)
             }
         } catch {
-            log("fault \(fault.description.trimmingCharacters(in: .whitespaces)) failed: \(error)")
+            let text = "\(fault.description.trimmingCharacters(in: .whitespaces)): \(error)"
+            failures.withLock { $0.append(text) }
+            log("fault failed: \(text)")
         }
+    }
+
+    /// Forgets request errors injected that no request has taken yet, so they do not outlive the fault phase.
+    func clearInjectedErrors() {
+        guard let cluster else { return }
+        for (api, _) in ChaosSchedule.requestErrors { try? cluster.clearRequestErrors(for: api) }
     }
 
     private func withWorker(_ index: Int, _ fault: ChaosFault,
@@ -97,8 +111,12 @@ final class ChaosFaults: Sendable {
             return
         }
         defer { busy.withLock { _ = $0.remove(index) } }
-        record(fault)
         try await body(slots[index])
+        record(fault)
+    }
+
+    private static func signal(_ slot: ChaosWorkerSlot, _ number: Int32) throws {
+        guard slot.send(number) else { throw ChaosFailure("worker \(slot.index) was not running for signal \(number)") }
     }
 
     private func record(_ fault: ChaosFault) {
@@ -117,6 +135,9 @@ final class ChaosFaults: Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
         process.standardInput = FileHandle.nullDevice
+        // The command's output must not hold the harness's pipes open (a reader of our output would wait for it).
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         let latch = ExitLatch()
         process.terminationHandler = { process in
             latch.resolve(ChaosExit(name: "sh", signal: nil, status: process.terminationStatus, sent: nil))
@@ -124,7 +145,7 @@ final class ChaosFaults: Sendable {
         try process.run()
         let exit = await latch.wait(within: limit)
         guard let exit else {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             throw ChaosFailure("`\(command)` did not finish within \(limit)")
         }
         guard exit.status == 0 else { throw ChaosFailure("`\(command)` exited with status \(exit.status)") }

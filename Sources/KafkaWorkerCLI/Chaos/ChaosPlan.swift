@@ -27,6 +27,8 @@ struct ChaosPlan: Sendable {
         var duplicateAfter: Int?
     }
 
+    /// Names this run's topic, group and tables; the orders themselves depend on the seed alone (markers are kept
+    /// per group, so another run of the same seed in the same database starts clean).
     let run: String
     let entries: [Entry]
     let seed: UInt64
@@ -45,7 +47,7 @@ struct ChaosPlan: Sendable {
             let malformed = poison && rng.next() % 2 == 0
             let duplicate = Self.chance(&rng, duplicatePercent) ? Int(50 + rng.next() % 450) : nil
             // A key's orders stay on one partition, so their order can be checked in every ordering mode but unordered.
-            entries.append(Entry(order: ChaosOrder(id: "\(run)-\(index)", key: "k\(key)", seq: perKey[key], poison: poison),
+            entries.append(Entry(order: ChaosOrder(id: "s\(seed)-\(index)", key: "k\(key)", seq: perKey[key], poison: poison),
                                  partition: Int32(key % partitions), malformed: malformed, duplicateAfter: duplicate))
         }
         self.run = run

@@ -41,7 +41,7 @@ struct ChaosRun {
             bootstrap = embedded.bootstrapServers
         }
         defer { cluster?.stop() }
-        let database: ChaosDatabase = command.postgresUrl.map { .postgres(url: $0) }
+        let database: ChaosDatabase = command.postgres.map { .postgres(url: $0) }
             ?? .sqlite(path: command.database ?? folder.appendingPathComponent("chaos.db").path)
         let table = "chaos_effects_\(plan.run)"
         try await ChaosStore.prepare(database, table: table, logger: logger)
@@ -50,7 +50,7 @@ struct ChaosRun {
 
         let slots = (0..<command.workers).map { index in
             ChaosWorkerSlot(index: index, executable: Self.executable, folder: folder,
-                            environment: command.postgresUrl.map { [Self.postgresURLVariable: $0] } ?? [:]) { name in
+                            environment: command.postgres.map { [Self.postgresURLVariable: $0] } ?? [:]) { name in
                 workerArguments(name: name, bootstrap: bootstrap, topic: topic, group: group, table: table, database: database)
             }
         }
@@ -58,8 +58,17 @@ struct ChaosRun {
                                  postgresRestart: command.postgresRestartCommand, log: log)
         let topics = ChaosTopics(bootstrapServers: bootstrap, topic: topic, deadLetterTopic: deadLetterTopic,
                                  partitions: command.partitions, logger: logger)
-        for slot in slots { try slot.start() }
         defer { for slot in slots { slot.send(SIGKILL) } }
+        // Interrupted: no worker may outlive the harness (a frozen one could not notice its parent is gone).
+        let interrupted = Task {
+            for await signal in TerminationSignals() {
+                log("\(TerminationSignals.name(signal)): killing the workers; the run is not judged")
+                for slot in slots { slot.send(SIGKILL) }
+                exit(130)
+            }
+        }
+        defer { interrupted.cancel() }
+        for slot in slots { try slot.start() }
 
         // Workers that exit on their own are restarted (and counted); the faults' own restarts are theirs.
         let supervising = Mutex(true)
@@ -105,11 +114,12 @@ struct ChaosRun {
                 }
             }
         }
-        let ackedIDs = try await acked
+        let produced = try await acked
         try? await Task.sleep(until: phaseStart + command.duration.value, clock: .continuous)
         let faultPhase = ContinuousClock.now - phaseStart
+        faults.clearInjectedErrors()
         log("faults over; waiting for the group to commit every partition to its end (at most \(command.drainTimeout.value))")
-        let drained = await topics.waitForDrain(group: group, within: command.drainTimeout.value)
+        let drained = await topics.waitForDrain(group: group, ackedEnds: produced.ends, within: command.drainTimeout.value)
         let drainTime = ContinuousClock.now - phaseStart - faultPhase
         log(drained ? "drained" : "not drained within \(command.drainTimeout.value)")
         supervising.withLock { $0 = false }
@@ -128,8 +138,12 @@ struct ChaosRun {
         log("workers stopped; gathering the evidence (\(samples.count) commit samples)")
 
         var evidence = try await gather(topics: topics, group: group, database: database, table: table, slots: slots,
-                                        acked: ackedIDs, faults: faults, unclean: unclean, logger: logger)
+                                        acked: produced.ids, faults: faults, unclean: unclean + faults.unclean.withLock { $0 },
+                                        logger: logger)
         evidence.commitSamples = samples
+        evidence.drained = drained
+        evidence.faultFailures = faults.failures.withLock { $0 }
+        evidence.expectedSamples = Int(faultPhase.milliseconds / 1000)
         let verdict = ChaosVerdict(evidence)
         printReport(verdict, evidence: evidence, faults: faults, slots: slots,
                     faultPhase: faultPhase, drainTime: drained ? drainTime : nil, total: ContinuousClock.now - started)
@@ -182,16 +196,19 @@ struct ChaosRun {
             brokerFindings: short.isEmpty ? [] : ["the broker's high watermark is below the records it served: "
                                                   + short.joined(separator: "; ")],
             positions: positions,
+            deadLetterOrigins: Set(letters.compactMap(\.origin)),
             checksOrder: command.ordering != "unordered",
             disruptions: (applied[.kill] ?? 0) + (applied[.zombie] ?? 0) + (applied[.term] ?? 0))
     }
 
-    /// Lines of a crash or a critical failure in the workers' logs.
+    /// Lines of a crash or a critical failure in the workers' logs: a JSON log line at level critical, or the Swift
+    /// runtime's own report of a trap (it writes to standard error, which goes to the same file).
     static func fatalLines(in files: [URL]) -> [String] {
         files.flatMap { file -> [String] in
             guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
             return text.split(separator: "\n").filter { line in
-                line.contains("\"level\":\"critical\"") || line.contains("Fatal error") || line.contains("FATAL")
+                line.hasPrefix("{") ? line.contains("\"level\":\"critical\"")
+                    : line.hasPrefix("Fatal error:") || line.contains("Program crashed")
             }.map { "\(file.lastPathComponent): \($0.prefix(300))" }
         }
     }

@@ -20,11 +20,17 @@ enum ChaosDatabase: Sendable {
     }
 }
 
-/// One row of the effects log, in the order the rows were written.
+/// One row of the effects log.
 struct ChaosEffect: Sendable, Equatable {
     var id: String
     var key: String
     var seq: Int
+    /// The sequence number of the order of the same key applied just before this one (`nil` for a key's first), read
+    /// and replaced under the key's row lock in the same transaction: the order in which a key's effects committed.
+    var previousSeq: Int? = nil
+    /// Where the record that was applied sits.
+    var partition: Int32 = 0
+    var offset: Int64 = 0
     /// When the row was written, by the database's clock (milliseconds since 1970; the same machine's clock as the
     /// harness's commit samples). The transaction commits after it, and the offset is committed after that.
     var appliedAt: Int64 = 0
@@ -72,18 +78,21 @@ enum ChaosStore {
             _ = try await store.withMarkers([]) { transaction, _ in
                 try await transaction.execute("""
                     CREATE TABLE IF NOT EXISTS \(table) (row_id INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, \
-                    key TEXT NOT NULL, seq INTEGER NOT NULL, worker TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
-                    kafka_offset INTEGER NOT NULL, applied_at INTEGER NOT NULL)
+                    key TEXT NOT NULL, seq INTEGER NOT NULL, prev_seq INTEGER, worker TEXT NOT NULL, \
+                    kafka_partition INTEGER NOT NULL, kafka_offset INTEGER NOT NULL, applied_at INTEGER NOT NULL)
                     """)
+                try await transaction.execute("CREATE TABLE IF NOT EXISTS \(table)_keys (key TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)")
             }
         case .postgres(let url):
             try await withPostgresStore(url: url, logger: logger) { store, _ in
                 _ = try await store.withMarkers([]) { transaction, _ in
                     try await transaction.query("""
                         CREATE TABLE IF NOT EXISTS \(unescaped: table) (row_id BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, \
-                        key TEXT NOT NULL, seq BIGINT NOT NULL, worker TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
-                        kafka_offset BIGINT NOT NULL, applied_at BIGINT NOT NULL)
+                        key TEXT NOT NULL, seq BIGINT NOT NULL, prev_seq BIGINT, worker TEXT NOT NULL, \
+                        kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL, applied_at BIGINT NOT NULL)
                         """)
+                    try await transaction.query(
+                        "CREATE TABLE IF NOT EXISTS \(unescaped: table)_keys (key TEXT PRIMARY KEY, last_seq BIGINT NOT NULL)")
                 }
             }
         }
@@ -95,74 +104,33 @@ enum ChaosStore {
         case .sqlite(let path):
             let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
             let rows = try await store.withMarkers([]) { transaction, _ in
-                try await transaction.execute("SELECT id, key, seq, applied_at FROM \(table) ORDER BY row_id")
+                try await transaction.execute(
+                    "SELECT id, key, seq, prev_seq, kafka_partition, kafka_offset, applied_at FROM \(table) ORDER BY row_id")
             }
-            return rows.compactMap { row in
+            return try rows.map { row in
                 guard case .text(let id) = row[0], case .text(let key) = row[1], case .integer(let seq) = row[2],
-                      case .integer(let appliedAt) = row[3] else { return nil }
-                return ChaosEffect(id: id, key: key, seq: Int(seq), appliedAt: appliedAt)
+                      case .integer(let partition) = row[4], case .integer(let offset) = row[5],
+                      case .integer(let appliedAt) = row[6] else { throw ChaosFailure("an effect row of \(table) is malformed: \(row)") }
+                let previous: Int? = if case .integer(let value) = row[3] { Int(value) } else { nil }
+                return ChaosEffect(id: id, key: key, seq: Int(seq), previousSeq: previous, partition: Int32(partition),
+                                   offset: offset, appliedAt: appliedAt)
             }
         case .postgres(let url):
             return try await withPostgresStore(url: url, logger: logger) { store, client in
                 var effects: [ChaosEffect] = []
-                let rows = try await client.query("SELECT id, key, seq, applied_at FROM \(unescaped: table) ORDER BY row_id")
-                for try await (id, key, seq, appliedAt) in rows.decode((String, String, Int64, Int64).self) {
-                    effects.append(ChaosEffect(id: id, key: key, seq: Int(seq), appliedAt: appliedAt))
+                let rows = try await client.query(
+                    "SELECT id, key, seq, prev_seq, kafka_partition, kafka_offset, applied_at FROM \(unescaped: table) ORDER BY row_id")
+                for try await (id, key, seq, previous, partition, offset, appliedAt)
+                    in rows.decode((String, String, Int64, Int64?, Int32, Int64, Int64).self) {
+                    effects.append(ChaosEffect(id: id, key: key, seq: Int(seq), previousSeq: previous.map { Int($0) },
+                                               partition: partition, offset: offset, appliedAt: appliedAt))
                 }
                 return effects
             }
         }
     }
 
-    /// Runs `body` with a worker that applies orders to `database`, while the store's connections run.
-    static func withWorker(_ database: ChaosDatabase, configuration: WorkerConfiguration, settings: ChaosHandlerSettings,
-                           logger: Logger, _ body: @escaping @Sendable (KafkaWorker) async throws -> Void) async throws {
-        let key = DedupKey<ChaosOrder>.field("id") { $0.id }
-        switch database {
-        case .sqlite(let path):
-            let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
-            let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<ChaosOrder>(),
-                                     idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
-                try await check(record, settings)
-                for _ in 0..<(settings.sabotage?.rows(for: record.value) ?? 1) {
-                try await transaction.execute("INSERT INTO \(settings.table) (id, key, seq, worker, kafka_partition, kafka_offset, "
-                                              + "applied_at) VALUES (?, ?, ?, ?, ?, ?, "
-                                              + "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-                                              [.text(record.value.id), .text(record.value.key), .integer(Int64(record.value.seq)),
-                                               .text(settings.worker), .integer(Int64(record.partition)), .integer(record.offset)])
-                }
-            }
-            try await body(worker)
-        case .postgres(let url):
-            try await withPostgresStore(url: url, logger: logger) { store, _ in
-                let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<ChaosOrder>(),
-                                         idempotency: Idempotency(store: store, key: key), logger: logger) { record, transaction in
-                    try await check(record, settings)
-                    let order = record.value, partition = Int32(record.partition), offset = record.offset
-                    for _ in 0..<(settings.sabotage?.rows(for: order) ?? 1) {
-                        try await transaction.query("""
-                            INSERT INTO \(unescaped: settings.table) (id, key, seq, worker, kafka_partition, kafka_offset, applied_at) \
-                            VALUES (\(order.id), \(order.key), \(Int64(order.seq)), \(settings.worker), \(partition), \(offset), \
-                            (extract(epoch from clock_timestamp()) * 1000)::bigint)
-                            """)
-                    }
-                }
-                try await body(worker)
-            }
-        }
-    }
-
-    /// The order's fate before its effect: poison fails for good, some first attempts fail transiently, then the latency.
-    private static func check(_ record: WorkerRecord<ChaosOrder>, _ settings: ChaosHandlerSettings) async throws {
-        if record.value.poison { throw NonRetriableError("order \(record.value.id) is rejected by a business rule") }
-        if ChaosPlan.failsTransiently(id: record.value.id, attempt: record.attempt, seed: settings.seed,
-                                      percent: settings.transientPercent) {
-            throw ChaosTransientFailure(id: record.value.id)
-        }
-        if settings.latency > .zero { try await Task.sleep(for: settings.latency) }
-    }
-
-    private static func withPostgresStore<T: Sendable>(
+    static func withPostgresStore<T: Sendable>(
         url: String, logger: Logger, _ body: @escaping @Sendable (PostgresIdempotencyStore, PostgresClient) async throws -> T
     ) async throws -> T {
         let client = PostgresClient(configuration: try PostgresURL.configuration(url), backgroundLogger: logger)

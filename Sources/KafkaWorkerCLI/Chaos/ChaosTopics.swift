@@ -11,16 +11,21 @@ struct ChaosTopics: Sendable {
     let partitions: Int
     let logger: Logger
 
+    /// What the producer got acknowledged: the order ids, and per partition the end (highest acknowledged offset + 1).
+    struct Produced: Sendable {
+        var ids = Set<String>()
+        var ends: [Int32: Int64] = [:]
+    }
+
     /// Produces `records` evenly over `window`; a record whose delivery failed is sent again (same id) up to 5 times.
-    /// Returns the ids that were acknowledged.
-    func produce(_ records: [KafkaProducerRecord], over window: Duration) async throws -> Set<String> {
+    func produce(_ records: [KafkaProducerRecord], over window: Duration) async throws -> Produced {
         var configuration = KafkaProducerConfiguration(bootstrapServers: bootstrapServers)
         configuration.deliveryTimeout = .seconds(30)
         let producer = try KafkaProducer(configuration: configuration, logger: logger)
         let tick = Duration.milliseconds(100)
         let ticks = max(1, Int(window.milliseconds / tick.milliseconds))
         let chunk = max(1, (records.count + ticks - 1) / ticks)
-        var acked = Set<String>()
+        var produced = Produced()
         let start = ContinuousClock.now
         for (index, first) in stride(from: 0, to: records.count, by: chunk).enumerated() {
             try await Task.sleep(until: start + tick * index, clock: .continuous)
@@ -30,7 +35,9 @@ struct ChaosTopics: Sendable {
                 var failed: [KafkaProducerRecord] = []
                 for (record, result) in zip(pending, results) {
                     switch result {
-                    case .success: acked.insert(Self.id(of: record.headers) ?? "")
+                    case .success(let report):
+                        produced.ids.insert(Self.id(of: record.headers) ?? "")
+                        produced.ends[report.partition] = max(produced.ends[report.partition] ?? 0, report.offset + 1)
                     case .failure(let error):
                         if attempt == 5 { logger.error("record not produced", metadata: ["error": "\(error)"]) }
                         failed.append(record)
@@ -40,7 +47,7 @@ struct ChaosTopics: Sendable {
             }
         }
         await producer.close()
-        return acked
+        return produced
     }
 
     /// Committed offset and end offset of every partition of the topic.
@@ -60,12 +67,15 @@ struct ChaosTopics: Sendable {
     /// Waits until the group has committed every partition at least to its high watermark and the commits have stopped
     /// moving (two samples a second apart agree: a broker whose high watermark lags still gets the last commits in),
     /// at most `limit`.
-    func waitForDrain(group: String, within limit: Duration) async -> Bool {
+    /// A partition's end is the larger of its high watermark and the producer's highest acknowledged offset + 1.
+    func waitForDrain(group: String, ackedEnds: [Int32: Int64], within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         var previous: [Int64]?
         while ContinuousClock.now < deadline {
-            if let progress = try? await progress(group: group),
-               progress.allSatisfy({ $0.end == 0 || $0.committed >= $0.end }) {
+            if let progress = try? await progress(group: group), progress.allSatisfy({ partition in
+                let end = max(partition.end, ackedEnds[partition.partition] ?? 0)
+                return end == 0 || partition.committed >= end
+            }) {
                 let committed = progress.map(\.committed)
                 if committed == previous { return true }
                 previous = committed
@@ -104,6 +114,8 @@ struct ChaosTopics: Sendable {
         var id: String?
         var partition: Int32
         var offset: Int64
+        /// For a dead letter: the partition and offset of the record it stands for (its `dlq.original.*` headers).
+        var origin: String? = nil
     }
 
     /// Every record of `topic` from offset 0: read until each partition reached its high watermark and then nothing
@@ -126,13 +138,21 @@ struct ChaosTopics: Sendable {
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         try await consumer.subscribe(topics: [topic])
         // What was read, whether every partition reached its end, and when the last record came.
-        let state = Mutex<(records: [Position], remaining: [Int32: Int64], last: ContinuousClock.Instant)>(([], ends, .now))
+        let state = Mutex<(records: [Position], seen: Set<KafkaTopicPartitionOffset>, remaining: [Int32: Int64],
+                           last: ContinuousClock.Instant)>(([], [], ends, .now))
         let reader = Task {
             for try await batch in consumer.batches {
                 state.withLock { state in
                     for record in batch {
-                        state.records.append(Position(id: Self.id(of: record.headers), partition: record.partition,
-                                                      offset: record.offset))
+                        // A rebalance in the reader's group may read a range twice: keep each position once.
+                        guard state.seen.insert(KafkaTopicPartitionOffset(topic: topic, partition: record.partition,
+                                                                          offset: record.offset)).inserted else { continue }
+                        let headers = record.headers
+                        let origin = headers.first { $0.name == "dlq.original.partition" }?.stringValue.flatMap { partition in
+                            headers.first { $0.name == "dlq.original.offset" }?.stringValue.map { "\(partition)/\($0)" }
+                        }
+                        state.records.append(Position(id: Self.id(of: headers), partition: record.partition,
+                                                      offset: record.offset, origin: origin))
                         if let end = state.remaining[record.partition], record.offset + 1 >= end {
                             state.remaining[record.partition] = nil
                         }
