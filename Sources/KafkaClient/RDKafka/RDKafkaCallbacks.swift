@@ -1,5 +1,6 @@
 internal import Crdkafka
 import Logging
+import Synchronization
 
 /// The object librdkafka hands back to every callback (`rd_kafka_conf_set_opaque`).
 ///
@@ -15,6 +16,8 @@ final class RDKafkaCallbacks: Sendable {
     let onRebalance: Rebalance?
     let onError: (@Sendable (KafkaError) -> Void)?
     let onOffsetCommit: (@Sendable (KafkaError?, [KafkaTopicPartitionOffset]) -> Void)?
+    /// The latest handshake failure retrying will not fix (see ``ConnectDiagnosis``), if any.
+    let connectProblem = Mutex<KafkaError?>(nil)
 
     init(logger: Logger, secrets: [String], onRebalance: Rebalance? = nil,
          onError: (@Sendable (KafkaError) -> Void)? = nil,
@@ -72,6 +75,11 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
         }
         var error = KafkaError(rdCode: code, operation: "client", message: scrub(text, secrets: callbacks.secrets))
         error.isFatal = fatal
+        if let diagnosed = ConnectDiagnosis.diagnose(error, libraryVersion: KafkaLibrary.versionNumber,
+                                                     libraryName: KafkaLibrary.version) {
+            error = diagnosed
+            callbacks.connectProblem.withLock { $0 = diagnosed }
+        }
         callbacks.onError?(error)
     }
 
