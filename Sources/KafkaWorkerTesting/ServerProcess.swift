@@ -9,7 +9,7 @@ private let streamSocket = SOCK_STREAM
 #endif
 
 /// A server a test started (a broker, a TLS proxy): its output goes to a log file, and it is stopped by its PID —
-/// by ``stop()``, when the object goes away, or at the latest when the test process exits.
+/// (SIGKILL) by ``stop()``, when the object goes away, or at the latest when the test process exits.
 public final class ServerProcess: Sendable {
     /// The program could not start, or did not listen in time.
     public struct Failure: Error, CustomStringConvertible {
@@ -21,7 +21,6 @@ public final class ServerProcess: Sendable {
     /// Where the server's standard output and error go.
     public let logURL: URL
     private let process: Process
-    private let exited = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
 
     /// Starts `executable` with `arguments` in `directory`; output goes to `directory/<name>.log`.
@@ -37,7 +36,6 @@ public final class ServerProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
-        process.terminationHandler = { [exited] _ in exited.signal() }
         do { try process.run() } catch {
             throw Failure(description: "\(name) (\(executable)) did not start: \(error)")
         }
@@ -75,19 +73,19 @@ public final class ServerProcess: Sendable {
         }
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited within `grace`. Idempotent.
-    public func stop(grace: Duration = .seconds(5)) async {
+    /// Kills the server (SIGKILL) and waits until it is gone. Idempotent.
+    ///
+    /// Not SIGTERM: a child started from one of Swift's threads inherits that thread's signal mask, in which
+    /// SIGTERM is blocked, so it would wait out any grace period. The servers here keep nothing worth a clean exit.
+    public func stop() async {
         guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
-        let pid = pid, exited = exited
-        let milliseconds = Int(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)
+        let pid = pid, process = process
         // Waiting blocks: a thread of its own, never one of Swift's cooperative threads.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread {
-                kill(pid, SIGTERM)
-                if exited.wait(timeout: .now() + .milliseconds(milliseconds)) == .timedOut {
-                    kill(pid, SIGKILL)
-                    _ = exited.wait(timeout: .now() + .seconds(5))
-                }
+                kill(pid, SIGKILL)
+                let deadline = ContinuousClock.now + .seconds(10)
+                while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
                 continuation.resume()
             }.start()
         }

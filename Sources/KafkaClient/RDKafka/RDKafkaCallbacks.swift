@@ -37,12 +37,22 @@ final class RDKafkaCallbacks: Sendable {
         if onOffsetCommit != nil { rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback) }
     }
 
+    /// The explained error for a handshake failure in `text` (scrubbed), remembered as ``connectProblem``.
+    func diagnose(_ text: String) -> KafkaError? {
+        guard let diagnosed = ConnectDiagnosis.diagnose(text, libraryVersion: KafkaLibrary.versionNumber,
+                                                        libraryName: KafkaLibrary.version) else { return nil }
+        connectProblem.withLock { $0 = diagnosed }
+        return diagnosed
+    }
+
     static func from(_ opaque: UnsafeMutableRawPointer?) -> RDKafkaCallbacks? {
         opaque.map { Unmanaged<RDKafkaCallbacks>.fromOpaque($0).takeUnretainedValue() }
     }
 
     func log(level: Int32, facility: String, message: String) {
         let text = scrub(message, secrets: secrets)
+        // Log lines come at once from librdkafka's threads; a consumer's errors wait for the next poll.
+        if level <= 4 { _ = diagnose(text) }
         let swiftLevel: Logger.Level = switch level {
         case ...3: .error
         case 4: .warning
@@ -75,11 +85,7 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
         }
         var error = KafkaError(rdCode: code, operation: "client", message: scrub(text, secrets: callbacks.secrets))
         error.isFatal = fatal
-        if let diagnosed = ConnectDiagnosis.diagnose(error, libraryVersion: KafkaLibrary.versionNumber,
-                                                     libraryName: KafkaLibrary.version) {
-            error = diagnosed
-            callbacks.connectProblem.withLock { $0 = diagnosed }
-        }
+        if let diagnosed = callbacks.diagnose(error.message) { error = diagnosed }
         callbacks.onError?(error)
     }
 

@@ -56,7 +56,7 @@ struct TansuTLSTests {
 
     @Test("verification is off only with the explicit bypass, never through raw properties; then the wrong name connects")
     func verificationOffNeedsTheExplicitSetting() async throws {
-        try await withTLSTansu { broker, _, certificates in
+        try await withTLSTansu { broker, proxy, certificates in
             try await withWrongNameProxy(broker, certificates) { wrongName in
             let servers = ["127.0.0.1:\(wrongName.port)"]
             var tls = KafkaSecurityConfiguration.TLS(caLocation: certificates.otherCAPath)
@@ -72,7 +72,7 @@ struct TansuTLSTests {
             }
 
             let topic = try await broker.topic("tls-off")
-            try await KafkaTesting.send([KafkaProducerRecord(topic: topic, key: "k", value: "v")], to: broker.bootstrapServers)
+            try await send([KafkaProducerRecord(topic: topic, key: "k", value: "v")], proxy, certificates)
             tls.allowInsecureCertificateVerificationBypass = true
             // The wrong-name proxy is only the bootstrap: Tansu then advertises the proxy with the right certificate.
             let consumer = try await TansuSupport.consumer(broker, topic: topic) {
@@ -105,7 +105,7 @@ struct TansuTLSTests {
             #expect(!capture.contains(canary))
 
             let topic = try await broker.topic("tls-key")
-            try await KafkaTesting.send([KafkaProducerRecord(topic: topic, key: "k", value: "v")], to: broker.bootstrapServers)
+            try await send([KafkaProducerRecord(topic: topic, key: "k", value: "v")], proxy, certificates)
             tls.keyPassword = KafkaSecret(certificates.clientKeyPassword)
             configuration.connection.security = .init(securityProtocol: .ssl, tls: tls)
             let consumer = try KafkaConsumer(configuration: configuration, logger: capture.logger())
@@ -115,6 +115,16 @@ struct TansuTLSTests {
             #expect(records.count == 1)
             #expect(!capture.contains(certificates.clientKeyPassword), "the right password is not logged either")
         }
+    }
+
+    /// Sends over TLS through `proxy` (Tansu advertises the proxy: its plaintext port serves bootstrap only).
+    private func send(_ records: [KafkaProducerRecord], _ proxy: TLSProxy, _ certificates: TestCertificates) async throws {
+        var configuration = KafkaTesting.producerConfiguration(bootstrapServers: ["127.0.0.1:\(proxy.port)"])
+        configuration.connection.security = .init(securityProtocol: .ssl, tls: .init(caLocation: certificates.caPath))
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTesting.logger)
+        let results = await producer.sendAll(records)
+        await producer.close()
+        for result in results { _ = try result.get() }
     }
 
     /// A consumer start that must fail within 3 s (its connectTimeout is 5 s); returns the error.
