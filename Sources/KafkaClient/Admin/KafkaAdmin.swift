@@ -97,8 +97,15 @@ public final class KafkaAdmin: Sendable {
         defer { rd_kafka_queue_destroy(queue) }
         var topics: [OpaquePointer?] = [newTopic]
         rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
-        // The request timeout bounds the answer; the extra second covers librdkafka's own bookkeeping.
-        guard let event = rd_kafka_queue_poll(queue, ms + 1000) else {
+        // The request timeout bounds the answer; the extra second covers librdkafka's own bookkeeping. Short rounds,
+        // so a handshake failure retrying will not fix ends the wait early.
+        let deadline = ContinuousClock.now + .milliseconds(Int64(ms) + 1000)
+        var answer: OpaquePointer?
+        while answer == nil && ContinuousClock.now < deadline {
+            answer = rd_kafka_queue_poll(queue, 250)
+            if answer == nil, let problem = client.connectProblem { throw problem }
+        }
+        guard let event = answer else {
             throw KafkaError(code: .timedOut, operation: "create topic",
                              message: "no answer to CreateTopics for \"\(name)\" within \(ms) ms", isRetriable: true)
         }
