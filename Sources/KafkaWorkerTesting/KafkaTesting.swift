@@ -40,14 +40,7 @@ public enum KafkaTesting {
 
     /// Consumer settings for the embedded cluster: short sessions so rebalances stay short.
     public static func consumerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String) -> KafkaConsumerConfiguration {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group)
-        configuration.session.timeout = .seconds(6)
-        configuration.session.heartbeatInterval = .seconds(1)
-        configuration.fetch.maxWait = .milliseconds(100)
-        configuration.commit.interval = .seconds(1)
-        configuration.connection.connectTimeout = .seconds(5)
-        configuration.rebalanceHookTimeout = .seconds(15)
-        return configuration
+        consumerConfiguration(bootstrapServers: cluster.bootstrapServers, group: group)
     }
 
     /// A consumer of `topic` in a group of its own (or `group`), already subscribed.
@@ -63,17 +56,11 @@ public enum KafkaTesting {
     /// Worker settings for the embedded cluster: fast group timing, short summaries, quick retries.
     public static func workerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String? = nil,
                                            topics: [String]) -> WorkerConfiguration {
-        var configuration = WorkerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: "", topics: topics)
-        configuration.consumer = consumerConfiguration(cluster, group: group ?? unique("g"))
-        configuration.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100))
-        configuration.summaryInterval = .seconds(5)
-        return configuration
+        workerConfiguration(bootstrapServers: cluster.bootstrapServers, group: group, topics: topics)
     }
 
     public static func producer(_ cluster: EmbeddedKafkaCluster = shared) throws -> KafkaProducer {
-        var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
-        configuration.deliveryTimeout = .seconds(20)
-        return try KafkaProducer(configuration: configuration, logger: logger)
+        try KafkaProducer(configuration: producerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
     }
 
     /// Produces `count` records `key-i`/`value-i` (partition `i % partitions` when `partitions` is given).

@@ -49,14 +49,18 @@ public final class KafkaAdmin: Sendable {
 
     /// The number of partitions of `topic` (0 if the cluster does not know it).
     public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int {
-        try await blocking.run { [client] () throws(KafkaError) in try client.partitionCount(topic: topic, timeout: timeout) }
+        try await blocking.run { [client] () throws(KafkaError) in
+            do throws(KafkaError) { return try client.partitionCount(topic: topic, timeout: timeout) } catch { throw client.explained(error) }
+        }
     }
 
     /// The watermarks of a partition, asked of its leader.
     public func watermarks(for partition: KafkaTopicPartition, timeout: Duration = .seconds(10))
         async throws(KafkaError) -> KafkaWatermarks
     {
-        try await blocking.run { [client] () throws(KafkaError) in try client.queryWatermarks(partition, timeout: timeout) }
+        try await blocking.run { [client] () throws(KafkaError) in
+            do throws(KafkaError) { return try client.queryWatermarks(partition, timeout: timeout) } catch { throw client.explained(error) }
+        }
     }
 
     /// Creates a topic (CreateTopics). An existing topic is not an error when `ifNotExists` is true.
@@ -67,8 +71,10 @@ public final class KafkaAdmin: Sendable {
                             configs: [String: String] = [:], ifNotExists: Bool = true,
                             timeout: Duration = .seconds(10)) async throws(KafkaError) {
         try await blocking.run { [client] () throws(KafkaError) in
-            try Self.createTopic(client: client, name: name, partitions: partitions, replicationFactor: replicationFactor,
-                                 configs: configs, ifNotExists: ifNotExists, timeout: timeout)
+            do throws(KafkaError) {
+                try Self.createTopic(client: client, name: name, partitions: partitions, replicationFactor: replicationFactor,
+                                     configs: configs, ifNotExists: ifNotExists, timeout: timeout)
+            } catch { throw client.explained(error) }
         }
     }
 
@@ -91,8 +97,15 @@ public final class KafkaAdmin: Sendable {
         defer { rd_kafka_queue_destroy(queue) }
         var topics: [OpaquePointer?] = [newTopic]
         rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
-        // The request timeout bounds the answer; the extra second covers librdkafka's own bookkeeping.
-        guard let event = rd_kafka_queue_poll(queue, ms + 1000) else {
+        // The request timeout bounds the answer; the extra second covers librdkafka's own bookkeeping. Short rounds,
+        // so a handshake failure retrying will not fix ends the wait early.
+        let deadline = ContinuousClock.now + .milliseconds(Int64(ms) + 1000)
+        var answer: OpaquePointer?
+        while answer == nil && ContinuousClock.now < deadline {
+            answer = rd_kafka_queue_poll(queue, 250)
+            if answer == nil, let problem = client.connectProblem { throw problem }
+        }
+        guard let event = answer else {
             throw KafkaError(code: .timedOut, operation: "create topic",
                              message: "no answer to CreateTopics for \"\(name)\" within \(ms) ms", isRetriable: true)
         }

@@ -56,12 +56,21 @@ public struct KafkaConnectionConfiguration: Sendable, Hashable, CustomStringConv
     /// guarantees rest on) is refused, naming the setting to use instead.
     func applyAdditional(to props: inout KafkaProperties, reserved: [String: String]) throws(KafkaConfigurationError) {
         for (key, value) in additionalProperties.sorted(by: { $0.key < $1.key }) {
-            if let instead = reserved[key] {
+            if let instead = reserved[key] ?? verificationBypass(key) {
                 throw KafkaConfigurationError(
                     key: "additionalProperties[\"\(key)\"]", message: "is reserved: \(instead)")
             }
             props[key] = value
         }
+    }
+
+    /// Raw properties that turn TLS verification off are refused unless the typed bypass is explicitly allowed.
+    private func verificationBypass(_ key: String) -> String? {
+        guard ["enable.ssl.certificate.verification", "ssl.endpoint.identification.algorithm"].contains(key),
+              security.tls?.allowInsecureCertificateVerificationBypass != true
+        else { return nil }
+        return "it can turn TLS verification off; use security.tls.verifyCertificates, which needs "
+            + "allowInsecureCertificateVerificationBypass = true"
     }
 
     private static func validate(server: String) throws(KafkaConfigurationError) {

@@ -12,7 +12,8 @@ extension ConsumerCore {
             try client.checkReachable(timeout: connection.connectTimeout, bootstrapServers: connection.bootstrapServers)
         } catch {
             var error = error
-            if let last = state.withLock({ $0.lastError }) { error.message += "; last error: \(last.message)" }
+            // A diagnosed handshake failure says it all; a timeout is clearer with the last error librdkafka gave.
+            if error.isRetriable, let last = state.withLock({ $0.lastError }) { error.message += "; last error: \(last.message)" }
             logger.error("cannot reach the Kafka cluster", metadata: ["error": "\(error)"])
             close(client: client, failure: error)
             return

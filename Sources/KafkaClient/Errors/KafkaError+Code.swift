@@ -55,6 +55,9 @@ extension KafkaError {
         public static let topicAuthorizationFailed = Code(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
         public static let groupAuthorizationFailed = Code(RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
         public static let invalidRecord = Code(RD_KAFKA_RESP_ERR_INVALID_RECORD)
+        public static let unsupportedVersion = Code(RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION)
+        public static let ssl = Code(RD_KAFKA_RESP_ERR__SSL)
+        public static let authentication = Code(RD_KAFKA_RESP_ERR__AUTHENTICATION)
 
         init(_ err: rd_kafka_resp_err_t) { self.rawValue = err.rawValue }
 

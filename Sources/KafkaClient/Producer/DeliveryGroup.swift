@@ -65,7 +65,7 @@ extension Atomic where Value == Int {
 
 /// librdkafka's delivery report callback (`dr_msg_cb`), on the producer's poll thread.
 let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?,
-                                            UnsafeMutableRawPointer?) -> Void = { _, message, _ in
+                                            UnsafeMutableRawPointer?) -> Void = { rk, message, _ in
     guard let message, let opaque = message.pointee._private else { return }
     let ticket = Unmanaged<DeliveryTicket>.fromOpaque(opaque).takeRetainedValue()
     ticket.pending.counter.subtract(1, ordering: .relaxed)
@@ -77,9 +77,14 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
     } else {
         // Not `rd_kafka_message_errstr`: on a delivery report it returns the record's payload.
         let topic = String(cString: rd_kafka_topic_name(msg.rkt))
-        let error = KafkaError(rdCode: msg.err, operation: "produce",
+        var error = KafkaError(rdCode: msg.err, operation: "produce",
                                message: "\(KafkaError.Code(rawValue: msg.err.rawValue).explanation) (topic \(topic), "
                                    + "partition \(msg.partition == RD_KAFKA_PARTITION_UA ? "unassigned" : String(msg.partition)))")
+        // A record that timed out because no broker could be reached: say why, if a handshake failure told us.
+        if msg.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, let rk,
+           let problem = RDKafkaCallbacks.from(rd_kafka_opaque(rk))?.connectProblem.withLock({ $0 }) {
+            error.message += "; the cluster could not be reached: \(problem.message)"
+        }
         ticket.group.complete(ticket.index, with: .failure(error))
     }
 }

@@ -1,5 +1,6 @@
 internal import Crdkafka
 import Logging
+import Synchronization
 
 /// The object librdkafka hands back to every callback (`rd_kafka_conf_set_opaque`).
 ///
@@ -15,6 +16,8 @@ final class RDKafkaCallbacks: Sendable {
     let onRebalance: Rebalance?
     let onError: (@Sendable (KafkaError) -> Void)?
     let onOffsetCommit: (@Sendable (KafkaError?, [KafkaTopicPartitionOffset]) -> Void)?
+    /// The latest handshake failure retrying will not fix (see ``ConnectDiagnosis``), if any.
+    let connectProblem = Mutex<KafkaError?>(nil)
 
     init(logger: Logger, secrets: [String], onRebalance: Rebalance? = nil,
          onError: (@Sendable (KafkaError) -> Void)? = nil,
@@ -34,12 +37,22 @@ final class RDKafkaCallbacks: Sendable {
         if onOffsetCommit != nil { rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback) }
     }
 
+    /// The explained error for a handshake failure in `text` (scrubbed), remembered as ``connectProblem``.
+    func diagnose(_ text: String) -> KafkaError? {
+        guard let diagnosed = ConnectDiagnosis.diagnose(text, libraryVersion: KafkaLibrary.versionNumber,
+                                                        libraryName: KafkaLibrary.version) else { return nil }
+        connectProblem.withLock { $0 = diagnosed }
+        return diagnosed
+    }
+
     static func from(_ opaque: UnsafeMutableRawPointer?) -> RDKafkaCallbacks? {
         opaque.map { Unmanaged<RDKafkaCallbacks>.fromOpaque($0).takeUnretainedValue() }
     }
 
     func log(level: Int32, facility: String, message: String) {
         let text = scrub(message, secrets: secrets)
+        // Log lines come at once from librdkafka's threads; a consumer's errors wait for the next poll.
+        if level <= 4 { _ = diagnose(text) }
         let swiftLevel: Logger.Level = switch level {
         case ...3: .error
         case 4: .warning
@@ -72,6 +85,7 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
         }
         var error = KafkaError(rdCode: code, operation: "client", message: scrub(text, secrets: callbacks.secrets))
         error.isFatal = fatal
+        if let diagnosed = callbacks.diagnose(error.message) { error = diagnosed }
         callbacks.onError?(error)
     }
 

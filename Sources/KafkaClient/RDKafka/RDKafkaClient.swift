@@ -82,19 +82,37 @@ final class RDKafkaClient: @unchecked Sendable {
     var logger: Logger { callbacks.takeUnretainedValue().logger }
     var secrets: [String] { callbacks.takeUnretainedValue().secrets }
 
-    /// Asks the cluster for metadata; fails with a clear error when no broker answers within `timeout`.
+    /// Asks the cluster for metadata; fails with a clear error when no broker answers within `timeout`, and at
+    /// once when a broker's handshake fails in a way retrying will not fix (see ``ConnectDiagnosis``).
     func checkReachable(timeout: Duration, bootstrapServers: [String]) throws(KafkaError) {
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        let err = rd_kafka_metadata(pointer, 0, nil, &metadata, Int32(clamping: timeout.wholeMilliseconds))
-        if let metadata { rd_kafka_metadata_destroy(metadata) }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(
-                code: .init(rawValue: err.rawValue), operation: "connect",
-                message: "no broker of \(bootstrapServers.joined(separator: ",")) answered within "
-                    + "\(timeout.wholeMilliseconds) ms (\(String(cString: rd_kafka_err2str(err)))); "
-                    + "check bootstrap.servers, the network and the security settings",
-                isRetriable: true)
-        }
+        let deadline = ContinuousClock.now + timeout
+        var err = RD_KAFKA_RESP_ERR__TIMED_OUT
+        // Short rounds, so a handshake failure reported meanwhile ends the wait early.
+        repeat {
+            let left = max(1, min(250, (deadline - ContinuousClock.now).wholeMilliseconds))
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            err = rd_kafka_metadata(pointer, 0, nil, &metadata, Int32(clamping: left))
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if let problem = connectProblem { throw problem }
+        } while ContinuousClock.now < deadline
+        throw KafkaError(
+            code: .init(rawValue: err.rawValue), operation: "connect",
+            message: "no broker of \(bootstrapServers.joined(separator: ",")) answered within "
+                + "\(timeout.wholeMilliseconds) ms (\(String(cString: rd_kafka_err2str(err)))); "
+                + "check bootstrap.servers, the network and the security settings",
+            isRetriable: true)
+    }
+
+    /// The latest handshake failure retrying will not fix, if any (see ``ConnectDiagnosis``).
+    var connectProblem: KafkaError? { callbacks.takeUnretainedValue().connectProblem.withLock { $0 } }
+
+    /// `error`, with the handshake failure that kept the cluster unreachable appended, if one was seen.
+    func explained(_ error: KafkaError) -> KafkaError {
+        guard let problem = connectProblem, problem != error else { return error }
+        var error = error
+        error.message += "; the cluster could not be reached: \(problem.message)"
+        return error
     }
 
     /// Cached watermarks (updated by fetches); no request is sent.
@@ -124,8 +142,16 @@ final class RDKafkaClient: @unchecked Sendable {
         }
         defer { rd_kafka_topic_destroy(handle) }
         var metadata: UnsafePointer<rd_kafka_metadata>?
-        try KafkaError.check(rd_kafka_metadata(pointer, 0, handle, &metadata, Int32(clamping: timeout.wholeMilliseconds)),
-                             operation: "metadata")
+        let deadline = ContinuousClock.now + timeout
+        var err = RD_KAFKA_RESP_ERR__TIMED_OUT
+        // Short rounds, so a handshake failure retrying will not fix ends the wait early.
+        repeat {
+            let left = max(1, min(250, (deadline - ContinuousClock.now).wholeMilliseconds))
+            err = rd_kafka_metadata(pointer, 0, handle, &metadata, Int32(clamping: left))
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+            if let problem = connectProblem { throw problem }
+        } while ContinuousClock.now < deadline
+        try KafkaError.check(err, operation: "metadata")
         defer { rd_kafka_metadata_destroy(metadata) }
         guard let metadata, metadata.pointee.topic_cnt > 0 else { return 0 }
         let entry = metadata.pointee.topics[0]
