@@ -39,6 +39,14 @@ public struct ExternalTool: Sendable {
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
+        // A tool still running at the limit is killed: its output then ends, so the reader below returns and the
+        // deadline's error reaches the caller (a tool that never exits would otherwise hold the waiting task forever).
+        let pid = process.processIdentifier
+        let killer = Task {
+            try await Task.sleep(for: limit + .milliseconds(200))
+            kill(pid, SIGKILL)
+        }
+        defer { killer.cancel() }
         // Read and wait on a thread of its own: blocking calls must not hold one of Swift's cooperative threads.
         let (data, status): (Data, Int32) = try await withDeadline(limit, "\(path) \(arguments.joined(separator: " "))") {
             await withCheckedContinuation { continuation in
