@@ -31,6 +31,9 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
     /// How long a revoke waits for in-flight records of the revoked partitions before it lets them go (default 10 s).
     /// Records still running then are not committed.
     public var revokeDrainTimeout: Duration = .seconds(10)
+    /// How long the start waits for an idempotency store that fails with a transient error (a database restarting
+    /// just then), retrying its preparation; a store still unavailable after this fails the start (default 30 s).
+    public var storePrepareTimeout: Duration = .seconds(30)
     /// How long a graceful shutdown waits for in-flight records (default 30 s).
     public var shutdownGracePeriod: Duration = .seconds(30)
     /// How often the summary line (throughput, error rate) is logged (default 60 s, as in the source chapter).
@@ -75,6 +78,7 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
                     + "(\(consumer.rebalanceHookTimeout)), which bounds the revoke's drain")
         }
         try Self.check("shutdownGracePeriod", shutdownGracePeriod, .zero ... .seconds(3600))
+        try Self.check("storePrepareTimeout", storePrepareTimeout, .zero ... .seconds(3600))
         try Self.check("summaryInterval", summaryInterval, .milliseconds(100) ... .seconds(86_400))
     }
 

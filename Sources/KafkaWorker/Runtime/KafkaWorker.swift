@@ -185,13 +185,7 @@ public final class KafkaWorker: Service, Sendable {
     private func start() async throws {
         try configuration.validate()
         try checkSettings()
-        if let store {
-            do {
-                try await store.prepare()
-            } catch {
-                throw KafkaConfigurationError(key: "idempotency.store", message: "cannot prepare the idempotency store: \(error)")
-            }
-        }
+        if let store { try await prepare(store) }
         let relay = RebalanceRelay()
         let consumer = try KafkaConsumer(configuration: configuration.consumer, rebalanceHooks: relay.hooks, logger: logger)
         let deadLetters = try await makeDeadLetterPublisher()
@@ -250,6 +244,28 @@ public final class KafkaWorker: Service, Sendable {
         state.withLock { $0 = .finished }
         eventSink.finish()
         if let failure = run.failure.withLock({ $0 }) { throw failure }
+    }
+
+    /// Prepares the store, retrying transient failures (a database restarting just as the worker starts) until
+    /// `storePrepareTimeout`; any other failure, or one that lasts, fails the start naming the key.
+    private func prepare(_ store: StoreHooks) async throws {
+        let deadline = ContinuousClock.now + configuration.storePrepareTimeout
+        var attempt = 0
+        while true {
+            do {
+                return try await store.prepare()
+            } catch let error as any TransientDependencyError where ContinuousClock.now < deadline {
+                attempt += 1
+                logger.warning("idempotency store unavailable at start; retrying",
+                               metadata: [LogKey.error: "\(error)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: min(.milliseconds(100 << min(attempt, 4)), deadline - ContinuousClock.now))
+            } catch {
+                throw KafkaConfigurationError(
+                    key: "idempotency.store",
+                    message: "cannot prepare the idempotency store: \(error)"
+                        + (error is any TransientDependencyError ? " (still failing after \(configuration.storePrepareTimeout))" : ""))
+            }
+        }
     }
 
     private func makeDeadLetterPublisher() async throws -> DeadLetterPublisher? {

@@ -37,7 +37,7 @@ extension ChaosStore {
             }
             try await body(worker)
         case .postgres(let url):
-            try await withPostgresStore(url: url, logger: logger) { store, _ in
+            try await withPostgresStore(url: url, prepare: false, logger: logger) { store, _ in
                 let worker = KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<ChaosOrder>(),
                                          idempotency: Idempotency(store: store, key: key), logger: logger) { (record: WorkerRecord<ChaosOrder>, transaction) in
                     try await check(record, settings)

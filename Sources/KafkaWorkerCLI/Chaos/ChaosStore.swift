@@ -130,8 +130,10 @@ enum ChaosStore {
         }
     }
 
+    /// Runs `body` with a store on a client that runs meanwhile; `prepare`: create the schema first (the harness;
+    /// a worker leaves that to its own start, which retries a database that is restarting).
     static func withPostgresStore<T: Sendable>(
-        url: String, logger: Logger, _ body: @escaping @Sendable (PostgresIdempotencyStore, PostgresClient) async throws -> T
+        url: String, prepare: Bool = true, logger: Logger, _ body: @escaping @Sendable (PostgresIdempotencyStore, PostgresClient) async throws -> T
     ) async throws -> T {
         let client = PostgresClient(configuration: try PostgresURL.configuration(url), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -141,7 +143,7 @@ enum ChaosStore {
             }
             defer { group.cancelAll() }
             let store = try PostgresIdempotencyStore(client: client, logger: logger)
-            try await store.prepare()
+            if prepare { try await store.prepare() }
             return try await body(store, client)
         }
     }

@@ -1,0 +1,66 @@
+import Foundation
+import KafkaClient
+import KafkaWorker
+import KafkaWorkerTesting
+import Synchronization
+import Testing
+
+/// A store whose preparation fails with a transient error a number of times (a database restarting just as the
+/// worker starts), then works like the in-memory store.
+final class RestartingStore: IdempotencyStore {
+    let failuresLeft: Mutex<Int>
+    let inner = InMemoryIdempotencyStore()
+    init(failures: Int) { failuresLeft = Mutex(failures) }
+
+    func prepare() async throws {
+        let fail = failuresLeft.withLock { left in
+            defer { left -= 1 }
+            return left > 0
+        }
+        if fail { throw TransientStoreError(reason: "the database system is starting up (SQLSTATE 57P03)") }
+        try await inner.prepare()
+    }
+    func withMarkers<Result: Sendable>(_ markers: [ProcessedMarker],
+                                       _ body: (InMemoryIdempotencyStore.Transaction, [Bool]) async throws -> Result) async throws -> Result {
+        try await inner.withMarkers(markers, body)
+    }
+    func removeMarkers(group: String, partition: KafkaTopicPartition, below committedOffset: Int64,
+                       recordedBefore cutoff: Date, limit: Int) async throws -> Int {
+        try await inner.removeMarkers(group: group, partition: partition, below: committedOffset, recordedBefore: cutoff, limit: limit)
+    }
+}
+
+@Suite("A store unavailable while the worker starts", .timeLimit(.minutes(2)))
+struct StorePrepareRetryTests {
+    @Test("transient failures of prepare() are retried within storePrepareTimeout; the worker then starts and handles everything")
+    func transientPrepareFailuresAreRetried() async throws {
+        let topic = try KafkaTesting.topic("prepare-retry")
+        try await KafkaTesting.produce(20, to: topic)
+        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
+        configuration.storePrepareTimeout = .seconds(10)
+        let store = RestartingStore(failures: 3)
+        let handled = Mutex(0)
+        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
+                                 idempotency: Idempotency(store: store, key: .topicPartitionOffset),
+                                 logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in handled.withLock { $0 += 1 } }
+        let running = Task { try await worker.run() }
+        try await waitUntil("20 records handled", within: .seconds(30)) { handled.withLock { $0 } == 20 }
+        worker.stop()
+        try await running.value
+        #expect(store.failuresLeft.withLock { $0 } < 0, "prepare() was called again after its failures")
+    }
+
+    @Test("a store still unavailable after storePrepareTimeout fails the start, naming the key, within the bound")
+    func persistentFailureFailsWithinTheBound() async throws {
+        var configuration = KafkaTesting.workerConfiguration(topics: ["never-read"])
+        configuration.storePrepareTimeout = .seconds(2)
+        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
+                                 idempotency: Idempotency(store: RestartingStore(failures: .max), key: .topicPartitionOffset),
+                                 logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in }
+        let started = ContinuousClock.now
+        let error = await #expect(throws: KafkaConfigurationError.self) { try await worker.run() }
+        #expect(error?.key == "idempotency.store")
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(worker.isStopped)
+    }
+}
