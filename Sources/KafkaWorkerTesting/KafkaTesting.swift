@@ -38,11 +38,18 @@ public enum KafkaTesting {
         return name
     }
 
-    /// Consumer settings for the embedded cluster: short sessions so rebalances stay short.
-    public static func consumerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String) -> KafkaConsumerConfiguration {
+    /// Consumer settings for the embedded cluster: short sessions so rebalances stay short (classic protocol; under
+    /// the consumer protocol, KIP-848, session timing is the broker's and stays at the defaults).
+    public static func consumerConfiguration(
+        _ cluster: EmbeddedKafkaCluster = shared, group: String,
+        groupProtocol: KafkaConsumerConfiguration.GroupProtocol = .classic
+    ) -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group)
-        configuration.session.timeout = .seconds(6)
-        configuration.session.heartbeatInterval = .seconds(1)
+        configuration.groupProtocol = groupProtocol
+        if groupProtocol == .classic {
+            configuration.session.timeout = .seconds(6)
+            configuration.session.heartbeatInterval = .seconds(1)
+        }
         configuration.fetch.maxWait = .milliseconds(100)
         configuration.commit.interval = .seconds(1)
         configuration.connection.connectTimeout = .seconds(5)
@@ -62,9 +69,10 @@ public enum KafkaTesting {
 
     /// Worker settings for the embedded cluster: fast group timing, short summaries, quick retries.
     public static func workerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String? = nil,
-                                           topics: [String]) -> WorkerConfiguration {
+                                           topics: [String],
+                                           groupProtocol: KafkaConsumerConfiguration.GroupProtocol = .classic) -> WorkerConfiguration {
         var configuration = WorkerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: "", topics: topics)
-        configuration.consumer = consumerConfiguration(cluster, group: group ?? unique("g"))
+        configuration.consumer = consumerConfiguration(cluster, group: group ?? unique("g"), groupProtocol: groupProtocol)
         configuration.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100))
         configuration.summaryInterval = .seconds(5)
         return configuration
