@@ -137,11 +137,15 @@ struct RebalanceTests {
         for member in [a, b, c] {
             #expect(member.state.withLock { $0.ownedByHooks } == member.assignment, "\(member.hookLog)")
         }
-        #expect(!c.hookLog.contains { $0.hasPrefix("revoke") || $0.hasPrefix("lost") }, "\(c.hookLog)")
-        let cAssigned = c.hookLog.compactMap { $0.hasPrefix("assign ") ? Int($0.dropFirst(7)) : nil }
-        #expect(cAssigned.reduce(0, +) == 2, "each of c's partitions assigned once: \(c.hookLog)")
         if strategy == .eager {
+            // Eager: every round revokes all and assigns all. A member slow to rejoin (a loaded machine) makes the
+            // coordinator run another round, so c may see "assign 2, revoke 2, assign 2".
             #expect(c.hookLog.last == "assign 2", "eager assigns all at once: \(c.hookLog)")
+        } else {
+            // Cooperative-sticky never takes a partition from c once given; extra rounds only bring empty assigns.
+            #expect(!c.hookLog.contains { $0.hasPrefix("revoke") || $0.hasPrefix("lost") }, "\(c.hookLog)")
+            let cAssigned = c.hookLog.compactMap { $0.hasPrefix("assign ") ? Int($0.dropFirst(7)) : nil }
+            #expect(cAssigned.reduce(0, +) == 2, "each of c's partitions assigned once: \(c.hookLog)")
         }
         // The new member starts each partition exactly at the group's committed offset (what the revoke
         // hooks managed to commit), never past it.
