@@ -41,9 +41,12 @@ struct RebalanceOrderTests {
         let group = KafkaTesting.unique("g")
         let a = try await KafkaTesting.consumer(subscribedTo: topic, group: group) { $0.assignmentStrategy = strategy }
         let revokedFromA = Mutex<Set<KafkaTopicPartition>>([])
+        let history = Mutex<[String]>([])  // a's rebalances, for the failure message
+        let clock = ContinuousClock(), start = clock.now
         let aEvents = Task {
-            for await event in a.events where event.kind == .revoked || event.kind == .lost {
-                revokedFromA.withLock { $0.formUnion(event.partitions) }
+            for await event in a.events where event.kind != .committed {
+                history.withLock { $0.append("\(clock.now - start) \(event.kind) \(event.partitions.map(\.partition))") }
+                if event.kind == .revoked || event.kind == .lost { revokedFromA.withLock { $0.formUnion(event.partitions) } }
             }
         }
         _ = try await KafkaTesting.collect(20, from: a)
@@ -71,12 +74,20 @@ struct RebalanceOrderTests {
         try await KafkaTesting.produce(20, to: topic, partitions: 2, from: 40)
         let revoked = revokedFromA.withLock { $0 }
         #expect(!revoked.isEmpty, "b's joining revoked nothing of a's")
-        try await waitUntil("a reads the newest records of every partition revoked since the pause: \(revoked)",
-                            within: .seconds(15)) {
-            let records = seen.withLock { $0 }
-            return revoked.allSatisfy { partition in
-                records.contains { $0.topicPartition == partition && $0.offset >= 20 }
+        do {
+            try await waitUntil("a reads the newest records of every partition revoked since the pause: \(revoked)",
+                                within: .seconds(15)) {
+                let records = seen.withLock { $0 }
+                return revoked.allSatisfy { partition in
+                    records.contains { $0.topicPartition == partition && $0.offset >= 20 }
+                }
             }
+        } catch {
+            var highest: [Int32: Int64] = [:]
+            for record in seen.withLock({ $0 }) { highest[record.partition] = max(highest[record.partition] ?? -1, record.offset) }
+            let rebalances = history.withLock { $0 }
+            Issue.record("at \(clock.now - start): a owns \(a.assignment.map(\.partition)), highest offsets read \(highest), a's rebalances: \(rebalances)")
+            throw error
         }
         if strategy == .eager {
             #expect(revoked == paused, "eager revokes everything")
