@@ -4,10 +4,16 @@ public import KafkaWorker
 /// The test settings of ``KafkaTesting`` for any cluster by address (a ``TansuBroker``, a TLS proxy).
 extension KafkaTesting {
     /// Consumer settings with short group timing (see ``consumerConfiguration(_:group:)``).
-    public static func consumerConfiguration(bootstrapServers: [String], group: String) -> KafkaConsumerConfiguration {
+    public static func consumerConfiguration(bootstrapServers: [String], group: String,
+                                             groupProtocol: KafkaConsumerConfiguration.GroupProtocol = .classic)
+        -> KafkaConsumerConfiguration
+    {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrapServers, groupID: group)
-        configuration.session.timeout = .seconds(6)
-        configuration.session.heartbeatInterval = .seconds(1)
+        configuration.groupProtocol = groupProtocol
+        if groupProtocol == .classic {
+            configuration.session.timeout = .seconds(6)
+            configuration.session.heartbeatInterval = .seconds(1)
+        }
         configuration.fetch.maxWait = .milliseconds(100)
         configuration.commit.interval = .seconds(1)
         configuration.connection.connectTimeout = .seconds(5)
@@ -16,10 +22,13 @@ extension KafkaTesting {
     }
 
     /// Worker settings with short group timing, summaries and retries (see ``workerConfiguration(_:group:topics:)``).
-    public static func workerConfiguration(bootstrapServers: [String], group: String? = nil,
-                                           topics: [String]) -> WorkerConfiguration {
+    public static func workerConfiguration(bootstrapServers: [String], group: String? = nil, topics: [String],
+                                           groupProtocol: KafkaConsumerConfiguration.GroupProtocol = .classic)
+        -> WorkerConfiguration
+    {
         var configuration = WorkerConfiguration(bootstrapServers: bootstrapServers, groupID: "", topics: topics)
-        configuration.consumer = consumerConfiguration(bootstrapServers: bootstrapServers, group: group ?? unique("g"))
+        configuration.consumer = consumerConfiguration(bootstrapServers: bootstrapServers, group: group ?? unique("g"),
+                                                       groupProtocol: groupProtocol)
         configuration.retry = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100))
         configuration.summaryInterval = .seconds(5)
         return configuration

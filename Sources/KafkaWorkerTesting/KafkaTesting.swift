@@ -38,9 +38,13 @@ public enum KafkaTesting {
         return name
     }
 
-    /// Consumer settings for the embedded cluster: short sessions so rebalances stay short.
-    public static func consumerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String) -> KafkaConsumerConfiguration {
-        consumerConfiguration(bootstrapServers: cluster.bootstrapServers, group: group)
+    /// Consumer settings for the embedded cluster: short sessions so rebalances stay short (classic protocol; under
+    /// the consumer protocol, KIP-848, session timing is the broker's and stays at the defaults).
+    public static func consumerConfiguration(
+        _ cluster: EmbeddedKafkaCluster = shared, group: String,
+        groupProtocol: KafkaConsumerConfiguration.GroupProtocol = .classic
+    ) -> KafkaConsumerConfiguration {
+        consumerConfiguration(bootstrapServers: cluster.bootstrapServers, group: group, groupProtocol: groupProtocol)
     }
 
     /// A consumer of `topic` in a group of its own (or `group`), already subscribed.
@@ -55,8 +59,9 @@ public enum KafkaTesting {
 
     /// Worker settings for the embedded cluster: fast group timing, short summaries, quick retries.
     public static func workerConfiguration(_ cluster: EmbeddedKafkaCluster = shared, group: String? = nil,
-                                           topics: [String]) -> WorkerConfiguration {
-        workerConfiguration(bootstrapServers: cluster.bootstrapServers, group: group, topics: topics)
+                                           topics: [String],
+                                           groupProtocol: KafkaConsumerConfiguration.GroupProtocol = .classic) -> WorkerConfiguration {
+        workerConfiguration(bootstrapServers: cluster.bootstrapServers, group: group, topics: topics, groupProtocol: groupProtocol)
     }
 
     public static func producer(_ cluster: EmbeddedKafkaCluster = shared) throws -> KafkaProducer {

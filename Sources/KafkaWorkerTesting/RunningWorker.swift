@@ -1,4 +1,5 @@
 public import Foundation
+public import KafkaClient
 public import KafkaWorker
 import Synchronization
 
@@ -21,6 +22,21 @@ public final class RunningWorker: Sendable {
     /// Events with the time the test saw them.
     public var timedEvents: [(Date, WorkerEvent)] { box.timed }
     public func events(_ kind: WorkerEvent.Kind) -> [WorkerEvent] { box.all.filter { $0.kind == kind } }
+
+    /// The partitions the worker owns by its events so far: assigned, minus revoked and lost, in order. Right under
+    /// both rebalance protocols (eager: every revoke takes all and every assign gives all; cooperative: both are
+    /// increments, and an assign may be empty).
+    public var assignment: Set<KafkaTopicPartition> {
+        var owned: Set<KafkaTopicPartition> = []
+        for event in box.all {
+            switch event.kind {
+            case .assigned: owned.formUnion(event.partitions)
+            case .revoked, .lost: owned.subtract(event.partitions)
+            default: break
+            }
+        }
+        return owned
+    }
 
     /// Stops the worker and waits for `run()` to return.
     public func stop(force: Bool = false) async throws {

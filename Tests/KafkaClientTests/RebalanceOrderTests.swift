@@ -30,32 +30,75 @@ struct RebalanceOrderTests {
         #expect(returned <= firstSeen)
     }
 
-    @Test("partitions paused when they are revoked come back unpaused when assigned again")
-    func pauseDoesNotOutliveTheAssignment() async throws {
+    /// A pause lasts for an assignment. Eager: b joining revokes both of a's partitions and one comes back;
+    /// b leaving revokes it again and both come back — unpaused each time. Cooperative: a keeps one partition
+    /// (its assignment goes on, so it stays paused) and gives up the other, which comes back unpaused when b leaves.
+    @Test("a partition revoked while paused comes back unpaused; one kept through the rebalance stays paused",
+          arguments: [KafkaConsumerConfiguration.AssignmentStrategy.eager, .cooperativeSticky])
+    func pauseDoesNotOutliveTheAssignment(strategy: KafkaConsumerConfiguration.AssignmentStrategy) async throws {
         let topic = try KafkaTesting.topic("pause-revoke", partitions: 2)
         try await KafkaTesting.produce(20, to: topic, partitions: 2)
         let group = KafkaTesting.unique("g")
-        let a = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
+        let a = try await KafkaTesting.consumer(subscribedTo: topic, group: group) { $0.assignmentStrategy = strategy }
+        let revokedFromA = Mutex<Set<KafkaTopicPartition>>([])
+        let history = Mutex<[String]>([])  // a's rebalances, for the failure message
+        let clock = ContinuousClock(), start = clock.now
+        let aEvents = Task {
+            for await event in a.events where event.kind != .committed {
+                history.withLock { $0.append("\(clock.now - start) \(event.kind) \(event.partitions.map(\.partition))") }
+                if event.kind == .revoked || event.kind == .lost { revokedFromA.withLock { $0.formUnion(event.partitions) } }
+            }
+        }
         _ = try await KafkaTesting.collect(20, from: a)
-        a.pause(a.assignment)
+        let paused = Set(a.assignment)
+        #expect(paused.count == 2)
+        a.pause(Array(paused))
         let seen = Mutex<[KafkaRecord]>([])
         let reader = Task {
-            for try await batch in a.batches { seen.withLock { $0 += batch } }
+            for try await batch in a.batches {
+                seen.withLock { $0 += batch }
+                a.storeOffsets(batch.nextOffsets)
+            }
         }
-        // A second member joins: a's partitions are revoked (eager: all of them) and one comes back.
-        let b = try await KafkaTesting.consumer(subscribedTo: topic, group: group)
-        let bReader = Task { for try await _ in b.batches {} }
+        let b = try await KafkaTesting.consumer(subscribedTo: topic, group: group) { $0.assignmentStrategy = strategy }
+        let bReader = Task {
+            for try await batch in b.batches { b.storeOffsets(batch.nextOffsets) }
+        }
         try await waitUntil("the two share the partitions", within: .seconds(40)) {
             a.assignment.count == 1 && b.assignment.count == 1
         }
-        let kept = try #require(a.assignment.first)
         try await KafkaTesting.produce(20, to: topic, partitions: 2, from: 20)
-        try await waitUntil("a reads the new records of \(kept)", within: .seconds(15)) {
-            seen.withLock { $0 }.contains { $0.topicPartition == kept && $0.offset >= 10 }
+        bReader.cancel()
+        await b.close()
+        try await waitUntil("a owns both partitions again", within: .seconds(40)) { a.assignment.count == 2 }
+        try await KafkaTesting.produce(20, to: topic, partitions: 2, from: 40)
+        let revoked = revokedFromA.withLock { $0 }
+        #expect(!revoked.isEmpty, "b's joining revoked nothing of a's")
+        do {
+            try await waitUntil("a reads the newest records of every partition revoked since the pause: \(revoked)",
+                                within: .seconds(15)) {
+                let records = seen.withLock { $0 }
+                return revoked.allSatisfy { partition in
+                    records.contains { $0.topicPartition == partition && $0.offset >= 20 }
+                }
+            }
+        } catch {
+            var highest: [Int32: Int64] = [:]
+            for record in seen.withLock({ $0 }) { highest[record.partition] = max(highest[record.partition] ?? -1, record.offset) }
+            let rebalances = history.withLock { $0 }
+            Issue.record("at \(clock.now - start): a owns \(a.assignment.map(\.partition)), highest offsets read \(highest), a's rebalances: \(rebalances)")
+            throw error
+        }
+        if strategy == .eager {
+            #expect(revoked == paused, "eager revokes everything")
+        }
+        // Never revoked (cooperative): still paused, so nothing after the pause point was read from it.
+        for partition in paused.subtracting(revoked) {
+            #expect(!seen.withLock { $0 }.contains { $0.topicPartition == partition && $0.offset >= 10 },
+                    "\(partition) was paused and never revoked")
         }
         reader.cancel()
-        bReader.cancel()
         await a.close()
-        await b.close()
+        aEvents.cancel()
     }
 }

@@ -3,7 +3,8 @@
 /// Defaults follow librdkafka's where they are safe; the source chapter's values are noted where they differ.
 /// Validation happens when a consumer is created, with an error naming the key and the accepted range.
 public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
-    /// Group membership timing.
+    /// Group membership timing. Under the consumer group protocol (KIP-848) `timeout` and `heartbeatInterval` are the
+    /// broker's and must keep their defaults; `maxPollInterval` applies to both protocols.
     public struct Session: Sendable, Hashable {
         /// `session.timeout.ms` (default 45 s; the chapter used 30 s). Range 1 ms...3600 s.
         public var timeout: Duration = .seconds(45)
@@ -63,7 +64,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         public static let error = OffsetReset(rawValue: "error")
     }
 
-    /// `partition.assignment.strategy`.
+    /// `partition.assignment.strategy` (classic group protocol).
     public struct AssignmentStrategy: Sendable, Hashable {
         public let rawValue: String
         /// Eager protocol: every rebalance revokes everything, then assigns.
@@ -108,8 +109,15 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     public var commit = Commit()
     /// `auto.offset.reset` (default `.earliest`).
     public var autoOffsetReset: OffsetReset = .earliest
-    /// `partition.assignment.strategy` (default `.automatic`, see ``AssignmentStrategy/automatic``).
+    /// `partition.assignment.strategy` (default `.automatic`, see ``AssignmentStrategy/automatic``). Classic
+    /// protocol only.
     public var assignmentStrategy: AssignmentStrategy = .automatic
+    /// `group.protocol` (default `.classic`). `.consumer` (KIP-848) needs librdkafka 2.12+ at run time and is
+    /// refused at start-up otherwise, or when `session.timeout`, `session.heartbeatInterval` or
+    /// `assignmentStrategy` are changed from their defaults (the broker decides them under that protocol).
+    public var groupProtocol: GroupProtocol = .classic
+    /// `group.remote.assignor` (default `nil`: the broker chooses). Consumer protocol only.
+    public var remoteAssignor: RemoteAssignor?
     public var handoff = Handoff()
     /// How long the poll thread awaits a revoke's drain hook (``KafkaRebalanceHooks``) before it completes the
     /// revoke without it (default 30 s). Keep it below `max.poll.interval.ms`, the group's rebalance timeout.
@@ -136,19 +144,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             throw KafkaConfigurationError(key: "group.id", message: "must not be empty")
         }
         props["group.id"] = groupID
-        try props.set("session.timeout.ms", session.timeout, in: 1...3_600_000)
-        try props.set("heartbeat.interval.ms", session.heartbeatInterval, in: 1...3_600_000)
-        try props.set("max.poll.interval.ms", session.maxPollInterval, in: 1...86_400_000)
-        guard session.heartbeatInterval < session.timeout else {
-            throw KafkaConfigurationError(
-                key: "heartbeat.interval.ms",
-                message: "must be lower than session.timeout.ms (\(session.timeout.wholeMilliseconds) ms)")
-        }
-        guard session.maxPollInterval >= session.timeout else {
-            throw KafkaConfigurationError(
-                key: "max.poll.interval.ms",
-                message: "must be at least session.timeout.ms (\(session.timeout.wholeMilliseconds) ms)")
-        }
+        try applyGroupProtocol(to: &props, libraryVersion: libraryVersion)
         try props.set("fetch.min.bytes", fetch.minBytes, in: 1...100_000_000)
         try props.set("fetch.wait.max.ms", fetch.maxWait, in: 0...300_000)
         try props.set("max.partition.fetch.bytes", fetch.maxPartitionBytes, in: 1...1_000_000_000)
@@ -162,13 +158,6 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             throw KafkaConfigurationError(
                 key: "auto.offset.reset", message: "\"\(autoOffsetReset.rawValue)\" is not one of: earliest, latest, error")
         }
-        let strategy = assignmentStrategy.resolved(libraryVersion: libraryVersion)
-        guard [AssignmentStrategy.eager, .cooperativeSticky].contains(strategy) else {
-            throw KafkaConfigurationError(
-                key: "partition.assignment.strategy",
-                message: "\"\(strategy.rawValue)\" is not one of: range,roundrobin (eager), cooperative-sticky, automatic")
-        }
-        props["partition.assignment.strategy"] = strategy.rawValue
         // The framework's own keys: checked, not handed to librdkafka.
         try KafkaProperties.check("handoff.maxBatchSize", handoff.maxBatchSize, in: 1...100_000)
         try KafkaProperties.check(
@@ -190,6 +179,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         "auto.commit.interval.ms": "use commit.interval",
         "partition.assignment.strategy": "use assignmentStrategy",
         "group.protocol.type": "the group protocol is the consumer's own",
+        "group.protocol": "use groupProtocol",
+        "group.remote.assignor": "use remoteAssignor",
         "session.timeout.ms": "use session.timeout",
         "heartbeat.interval.ms": "use session.heartbeatInterval",
         "max.poll.interval.ms": "use session.maxPollInterval",

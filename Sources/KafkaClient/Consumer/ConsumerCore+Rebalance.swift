@@ -14,7 +14,10 @@ extension ConsumerCore {
                          list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = RDKafkaTopicPartitionList.partitions(of: list).sorted()
         // librdkafka answers NULL before the group has a protocol (never seen in a callback); eager is its default.
-        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+        // The consumer protocol (KIP-848) is incremental whatever it answers (it says NONE before the first
+        // subscribe has been served).
+        let cooperative = configuration.groupProtocol == .consumer
+            || rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             let failure: KafkaError? = cooperative

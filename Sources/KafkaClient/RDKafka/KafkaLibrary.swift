@@ -6,6 +6,17 @@ public enum KafkaLibrary {
     public static var version: String { String(cString: rd_kafka_version_str()) }
     /// The version as librdkafka encodes it: `0xMMmmrrxx`.
     public static var versionNumber: Int32 { rd_kafka_version() }
+
+    /// Whether the librdkafka loaded at run time (which may be newer than the headers we compile against) is at
+    /// least `major.minor.revision`.
+    public static func isAtLeast(_ major: Int, _ minor: Int, _ revision: Int = 0) -> Bool {
+        versionNumber >= encoded(major, minor, revision)
+    }
+
+    /// `major.minor.revision` in librdkafka's `0xMMmmrrxx` form (`xx` = 0, below every release of that version).
+    static func encoded(_ major: Int, _ minor: Int, _ revision: Int) -> Int32 {
+        Int32(truncatingIfNeeded: (major & 0xFF) << 24 | (minor & 0xFF) << 16 | (revision & 0xFF) << 8)
+    }
 }
 
 extension String {
