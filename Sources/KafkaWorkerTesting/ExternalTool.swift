@@ -44,7 +44,11 @@ public struct ExternalTool: Sendable {
         let pid = process.processIdentifier
         let killer = Task {
             try await Task.sleep(for: limit + .milliseconds(200))
-            kill(pid, SIGKILL)
+            // SIGTERM first (a harness can then stop what it started), SIGKILL if that is not enough.
+            guard process.isRunning else { return }
+            kill(pid, SIGTERM)
+            try await Task.sleep(for: .seconds(5))
+            if process.isRunning { kill(pid, SIGKILL) }
         }
         defer { killer.cancel() }
         // Read and wait on a thread of its own: blocking calls must not hold one of Swift's cooperative threads.

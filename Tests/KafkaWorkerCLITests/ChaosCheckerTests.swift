@@ -45,7 +45,10 @@ struct ChaosCheckerTests {
         #expect(twice.reordered.isEmpty, "a second application is a duplicate, not a reordering")
         // o2 (k0, seq 1) committed before o0 (k0, seq 0): o0's chain names seq 1 as applied before it.
         let reordered = verdict { $0.effects[0].previousSeq = 1; $0.effects[2].previousSeq = nil }
-        #expect(reordered.reordered.count == 1 && !reordered.passed, "\(reordered.reordered)")
+        #expect(!reordered.reordered.isEmpty && !reordered.passed, "\(reordered.reordered)")
+        // Two orders of a key both applied as its first (a fork in the chain): side by side, not in order.
+        let fork = verdict { $0.effects[2].previousSeq = nil }
+        #expect(fork.reordered.count == 1 && fork.reordered[0].contains("both applied after nothing"), "\(fork.reordered)")
         let unordered = verdict { $0.effects[0].previousSeq = 1; $0.effects[2].previousSeq = nil; $0.checksOrder = false }
         #expect(unordered.passed, "unordered runs do not check order")
         // With the topic read back, topic order decides: the producer re-sent seq 0 after seq 1, so applying seq 1
@@ -115,6 +118,34 @@ struct ChaosCheckerTests {
         evidence.positions = [0: ids.enumerated().map { ChaosTopics.Position(id: $1, partition: 0, offset: Int64($0) * 2) }]
         evidence.commitSamples = [ChaosCommitSample(at: 125, offsets: [0: 5])]
         #expect(ChaosVerdict(evidence).passed, "offsets 0, 2, 4 are o0…o2, applied by 120")
+    }
+
+    @Test("runs that did not do what they say are INVALID, and a group that did not drain fails")
+    func invalidRuns() {
+        func verdict(_ change: (inout ChaosEvidence) -> Void) -> ChaosVerdict {
+            var evidence = Self.cleanEvidence()
+            change(&evidence)
+            return ChaosVerdict(evidence)
+        }
+        let nothing = verdict { $0.acked = []; $0.onTopic = [:]; $0.effects = []; $0.deadLetters = [] }
+        #expect(nothing.invalidReason?.contains("never acknowledged") == true && !nothing.passed)
+        #expect(nothing.line.contains("INVALID"))
+        let failedFault = verdict { $0.faultFailures = ["kill worker 1: not running"] }
+        #expect(failedFault.invalidReason?.contains("could not be applied") == true)
+        let noFault = verdict { $0.scheduledFaults = 5; $0.appliedFaults = 0 }
+        #expect(noFault.invalidReason?.contains("none of the 5") == true)
+        let someFaults = verdict { $0.scheduledFaults = 5; $0.appliedFaults = 2 }
+        #expect(someFaults.passed)
+        let blind = verdict { $0.expectedSamples = 60; $0.commitSamples = [] }
+        #expect(blind.invalidReason?.contains("commit samples") == true)
+        let stuck = verdict { $0.drained = false }
+        #expect(stuck.notDrained && !stuck.passed && stuck.invalidReason == nil)
+        // Dead letters by position: each poison copy on the topic needs its own dead letter.
+        let byPosition = verdict { evidence in
+            evidence.positions = [0: (0..<10).map { ChaosTopics.Position(id: "o\($0)", partition: 0, offset: Int64($0)) }]
+            evidence.deadLetterOrigins = ["0/3"]
+        }
+        #expect(byPosition.missingDeadLetters == ["o7 at 0/7"] && !byPosition.passed, "\(byPosition.missingDeadLetters)")
     }
 
     @Test("an order produced but never acknowledged still has to be finished")

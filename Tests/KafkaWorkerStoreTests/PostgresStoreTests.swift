@@ -201,7 +201,13 @@ struct PostgresStoreTests {
                 if !lost { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(lost)
-            #expect(try await lock.tryAcquire(name, lease: .seconds(5)) != nil, "free after its session ended")
+            // The terminated backend releases its locks as it exits, which can trail the client's error on a busy machine.
+            var freed: LockLease?
+            for _ in 0..<100 where freed == nil {
+                freed = try await lock.tryAcquire(name, lease: .seconds(5))
+                if freed == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(freed != nil, "free (within 5 s) after its session ended")
         }
     }
 

@@ -118,7 +118,8 @@ extension PostgresStoreTests {
                 workers.map(\.worker.statistics.processed).reduce(0, +) == 200
             }
             for worker in workers { try await worker.stop() }
-            #expect(workers.map(\.worker.statistics.duplicatesSkipped).reduce(0, +) == 100)
+            // At least the 100 second copies; a rebalance may redeliver a few more (at least once), skipped the same way.
+            #expect(workers.map(\.worker.statistics.duplicatesSkipped).reduce(0, +) >= 100)
             #expect(try await Self.ids(orders, client) == (0..<100).map { "o\($0)" }.sorted())
         }
     }

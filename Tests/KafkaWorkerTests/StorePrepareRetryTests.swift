@@ -54,13 +54,33 @@ struct StorePrepareRetryTests {
     func persistentFailureFailsWithinTheBound() async throws {
         var configuration = KafkaTesting.workerConfiguration(topics: ["never-read"])
         configuration.storePrepareTimeout = .seconds(2)
+        let store = RestartingStore(failures: .max)
         let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
-                                 idempotency: Idempotency(store: RestartingStore(failures: .max), key: .topicPartitionOffset),
+                                 idempotency: Idempotency(store: store, key: .topicPartitionOffset),
                                  logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in }
         let started = ContinuousClock.now
         let error = await #expect(throws: KafkaConfigurationError.self) { try await worker.run() }
+        let took = ContinuousClock.now - started
         #expect(error?.key == "idempotency.store")
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(took >= .milliseconds(1_900) && took < .seconds(10), "retried until the bound, then failed: \(took)")
+        #expect(Int.max - store.failuresLeft.withLock { $0 } > 2, "prepare() was tried more than twice")
+        #expect(worker.isStopped)
+    }
+
+    @Test("a stop asked for while the store is still unavailable ends run() at once, without an error")
+    func stopWhileWaitingForTheStore() async throws {
+        var configuration = KafkaTesting.workerConfiguration(topics: ["never-read"])
+        configuration.storePrepareTimeout = .seconds(30)
+        let store = RestartingStore(failures: .max)
+        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
+                                 idempotency: Idempotency(store: store, key: .topicPartitionOffset),
+                                 logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in }
+        let running = Task { try await worker.run() }
+        try await waitUntil("prepare() failed twice", within: .seconds(10)) { Int.max - store.failuresLeft.withLock { $0 } >= 2 }
+        let stopped = ContinuousClock.now
+        worker.stop()
+        try await running.value
+        #expect(ContinuousClock.now - stopped < .seconds(2))
         #expect(worker.isStopped)
     }
 }

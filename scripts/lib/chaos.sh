@@ -17,7 +17,8 @@ run_chaos_tier() {
     echo "==> chaos short tier ($label, seed $seed)"
     local started=$SECONDS
     if ! KAFKA_WORKER_CHAOS_POSTGRES_URL="$KAFKA_WORKER_TEST_POSTGRES_URL" .build/debug/kafka-worker chaos "${args[@]}"; then
-        echo "error: chaos short tier ($label) failed; replay with: KAFKA_WORKER_CHAOS_POSTGRES_URL=… kafka-worker chaos ${args[*]}" >&2
+        echo "error: chaos short tier ($label) failed; replay with:" \
+            "${LD_LIBRARY_PATH:+LD_LIBRARY_PATH=$LD_LIBRARY_PATH }KAFKA_WORKER_CHAOS_POSTGRES_URL=… kafka-worker chaos ${args[*]}" >&2
         return 1
     fi
     echo "==> chaos short tier ($label): $((SECONDS - started)) s"

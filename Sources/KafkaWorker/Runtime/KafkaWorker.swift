@@ -185,7 +185,12 @@ public final class KafkaWorker: Service, Sendable {
     private func start() async throws {
         try configuration.validate()
         try checkSettings()
-        if let store { try await prepare(store) }
+        if let store, try await !prepare(store) {
+            logger.info("worker stopped before it started (the idempotency store was still unavailable)")
+            state.withLock { $0 = .finished }
+            eventSink.finish()
+            return
+        }
         let relay = RebalanceRelay()
         let consumer = try KafkaConsumer(configuration: configuration.consumer, rebalanceHooks: relay.hooks, logger: logger)
         let deadLetters = try await makeDeadLetterPublisher()
@@ -247,18 +252,25 @@ public final class KafkaWorker: Service, Sendable {
     }
 
     /// Prepares the store, retrying transient failures (a database restarting just as the worker starts) until
-    /// `storePrepareTimeout`; any other failure, or one that lasts, fails the start naming the key.
-    private func prepare(_ store: StoreHooks) async throws {
+    /// `storePrepareTimeout`; any other failure, or one that lasts, fails the start naming the key. Returns `false`
+    /// when a stop was asked for (or the task cancelled) while it waited: the worker then ends without starting.
+    private func prepare(_ store: StoreHooks) async throws -> Bool {
         let deadline = ContinuousClock.now + configuration.storePrepareTimeout
         var attempt = 0
         while true {
             do {
-                return try await store.prepare()
+                try await store.prepare()
+                return true
             } catch let error as any TransientDependencyError where ContinuousClock.now < deadline {
                 attempt += 1
                 logger.warning("idempotency store unavailable at start; retrying",
                                metadata: [LogKey.error: "\(error)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: min(.milliseconds(100 << min(attempt, 4)), deadline - ContinuousClock.now))
+                // Back off (0.2 s doubling to 1.6 s), looking for a stop every 50 ms.
+                let until = min(ContinuousClock.now + .milliseconds(100 << min(attempt, 4)), deadline)
+                while ContinuousClock.now < until {
+                    if Task.isCancelled || stopAskedWhileStarting { return false }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
             } catch {
                 throw KafkaConfigurationError(
                     key: "idempotency.store",
@@ -266,6 +278,11 @@ public final class KafkaWorker: Service, Sendable {
                         + (error is any TransientDependencyError ? " (still failing after \(configuration.storePrepareTimeout))" : ""))
             }
         }
+    }
+
+    /// A stop asked for while `run()` is still starting.
+    private var stopAskedWhileStarting: Bool {
+        state.withLock { if case .starting(let stop) = $0 { stop != nil } else { false } }
     }
 
     private func makeDeadLetterPublisher() async throws -> DeadLetterPublisher? {

@@ -39,10 +39,14 @@ struct ChaosEvidence: Sendable {
     /// Faults that could not be applied, and how many commit samples the run should have at least.
     var faultFailures: [String] = []
     var expectedSamples = 0
+    /// Faults the schedule had (a run that had some but applied none proves nothing about them).
+    var scheduledFaults = 0
     /// Whether per-key order must hold (`.partition` and `.key`).
     var checksOrder: Bool
     /// Kills, zombies and graceful restarts (reported beside the extra dead-letter copies).
     var disruptions: Int
+    /// Every fault applied, of any kind.
+    var appliedFaults = 0
 }
 
 /// The checker's findings. A run passes when every violation count is 0 and the run is valid.
@@ -110,6 +114,8 @@ struct ChaosVerdict: Sendable {
             invalidReason = "\(unacknowledged) orders were never acknowledged by the broker"
         } else if !evidence.faultFailures.isEmpty {
             invalidReason = "faults could not be applied: " + evidence.faultFailures.prefix(3).joined(separator: "; ")
+        } else if evidence.scheduledFaults > 0 && evidence.disruptions == 0 && evidence.appliedFaults == 0 {
+            invalidReason = "none of the \(evidence.scheduledFaults) scheduled faults was applied"
         } else if evidence.commitSamples.count < evidence.expectedSamples {
             invalidReason = "the observer took \(evidence.commitSamples.count) commit samples, fewer than \(evidence.expectedSamples)"
         }
@@ -213,6 +219,18 @@ struct ChaosVerdict: Sendable {
         var idBySeq: [String: [Int: String]] = [:]
         for effect in evidence.effects { idBySeq[effect.key, default: [:]][effect.seq] = effect.id }
         var seen = Set<String>(), found: [String] = []
+        // A chain has one start and no forks: two orders of a key naming the same predecessor (or none) were applied
+        // side by side, whatever their sequence numbers say.
+        var successor: [String: [Int?: String]] = [:]
+        for effect in evidence.effects where !seen.contains(effect.id) {
+            seen.insert(effect.id)
+            if let other = successor[effect.key]?[effect.previousSeq], other != effect.id {
+                found.append("key \(effect.key): \(other) and \(effect.id) both applied after "
+                             + (effect.previousSeq.map { "seq \($0)" } ?? "nothing (as the key's first)"))
+            }
+            successor[effect.key, default: [:]][effect.previousSeq] = effect.id
+        }
+        seen = []
         for effect in evidence.effects where seen.insert(effect.id).inserted {
             if let first = firstCopy[effect.id], effect.offset != first {
                 found.append("\(effect.id) applied from its copy at offset \(effect.offset), not from its first copy at \(first)")

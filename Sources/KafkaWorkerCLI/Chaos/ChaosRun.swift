@@ -44,7 +44,7 @@ struct ChaosRun {
         let database: ChaosDatabase = command.postgres.map { .postgres(url: $0) }
             ?? .sqlite(path: command.database ?? folder.appendingPathComponent("chaos.db").path)
         let table = "chaos_effects_\(plan.run)"
-        try await ChaosStore.prepare(database, table: table, logger: logger)
+        try await ChaosStore.prepare(database, table: table, keys: Array(Set(plan.entries.map(\.order.key))).sorted(), logger: logger)
         log("cluster \(cluster == nil ? "at " + bootstrap.joined(separator: ",") : "embedded (\(command.brokers) brokers)"), "
             + "\(KafkaLibrary.version); \(database.name), table \(table); logs in \(folder.path)")
 
@@ -64,7 +64,9 @@ struct ChaosRun {
             for await signal in TerminationSignals() {
                 log("\(TerminationSignals.name(signal)): killing the workers; the run is not judged")
                 for slot in slots { slot.send(SIGKILL) }
-                exit(130)
+                // Die of the signal itself, so a calling shell sees an interrupted command and stops too.
+                Foundation.signal(signal, SIG_DFL)
+                raise(signal)
             }
         }
         defer { interrupted.cancel() }
@@ -144,6 +146,7 @@ struct ChaosRun {
         evidence.drained = drained
         evidence.faultFailures = faults.failures.withLock { $0 }
         evidence.expectedSamples = Int(faultPhase.milliseconds / 1000)
+        evidence.scheduledFaults = schedule.faults.count
         let verdict = ChaosVerdict(evidence)
         printReport(verdict, evidence: evidence, faults: faults, slots: slots,
                     faultPhase: faultPhase, drainTime: drained ? drainTime : nil, total: ContinuousClock.now - started)
@@ -198,7 +201,8 @@ struct ChaosRun {
             positions: positions,
             deadLetterOrigins: Set(letters.compactMap(\.origin)),
             checksOrder: command.ordering != "unordered",
-            disruptions: (applied[.kill] ?? 0) + (applied[.zombie] ?? 0) + (applied[.term] ?? 0))
+            disruptions: (applied[.kill] ?? 0) + (applied[.zombie] ?? 0) + (applied[.term] ?? 0),
+            appliedFaults: applied.values.reduce(0, +))
     }
 
     /// Lines of a crash or a critical failure in the workers' logs: a JSON log line at level critical, or the Swift
@@ -208,7 +212,7 @@ struct ChaosRun {
             guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
             return text.split(separator: "\n").filter { line in
                 line.hasPrefix("{") ? line.contains("\"level\":\"critical\"")
-                    : line.hasPrefix("Fatal error:") || line.contains("Program crashed")
+                    : line.hasPrefix("Fatal error:") || line.contains(": Fatal error: ") || line.contains("Program crashed")
             }.map { "\(file.lastPathComponent): \($0.prefix(300))" }
         }
     }

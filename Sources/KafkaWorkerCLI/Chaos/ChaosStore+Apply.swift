@@ -23,7 +23,7 @@ extension ChaosStore {
                 let order = record.value
                 // The transaction holds SQLite's write lock from its start: reading and replacing is atomic.
                 let previous = try await transaction.execute("SELECT last_seq FROM \(table)_keys WHERE key = ?", [.text(order.key)])
-                    .first.flatMap { row -> SQLiteValue? in row.first }
+                    .first.flatMap { row -> SQLiteValue? in row.first }.flatMap { $0 == .integer(-1) ? nil : $0 }
                 try await transaction.execute("INSERT INTO \(table)_keys (key, last_seq) VALUES (?, ?) "
                                               + "ON CONFLICT (key) DO UPDATE SET last_seq = excluded.last_seq",
                                               [.text(order.key), .integer(Int64(order.seq))])
@@ -45,7 +45,7 @@ extension ChaosStore {
                     // FOR UPDATE waits for a concurrent writer of the key and then reads its committed value.
                     let previous = try await transaction.query(
                         "SELECT last_seq FROM \(unescaped: table)_keys WHERE key = \(order.key) FOR UPDATE")
-                        .first.map { try $0.decode(Int64.self) }
+                        .first.map { try $0.decode(Int64.self) }.flatMap { $0 < 0 ? nil : $0 }
                     _ = try await transaction.query("""
                         INSERT INTO \(unescaped: table)_keys (key, last_seq) VALUES (\(order.key), \(seq)) \
                         ON CONFLICT (key) DO UPDATE SET last_seq = EXCLUDED.last_seq

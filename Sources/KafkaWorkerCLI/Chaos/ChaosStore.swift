@@ -69,8 +69,10 @@ struct ChaosTransientFailure: Error, CustomStringConvertible {
 }
 
 enum ChaosStore {
-    /// Creates the effects table (and the store's marker table) before any worker starts.
-    static func prepare(_ database: ChaosDatabase, table: String, logger: Logger) async throws {
+    /// Creates the effects table (and the store's marker table) before any worker starts, with a row per key in the
+    /// key table (`last_seq` -1: none applied yet), so that every order's `FOR UPDATE` finds a row to lock — two
+    /// transactions of a key that has no row yet would not wait for each other.
+    static func prepare(_ database: ChaosDatabase, table: String, keys: [String], logger: Logger) async throws {
         switch database {
         case .sqlite(let path):
             let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
@@ -82,6 +84,9 @@ enum ChaosStore {
                     kafka_partition INTEGER NOT NULL, kafka_offset INTEGER NOT NULL, applied_at INTEGER NOT NULL)
                     """)
                 try await transaction.execute("CREATE TABLE IF NOT EXISTS \(table)_keys (key TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)")
+                for key in keys {
+                    try await transaction.execute("INSERT INTO \(table)_keys VALUES (?, -1) ON CONFLICT DO NOTHING", [.text(key)])
+                }
             }
         case .postgres(let url):
             try await withPostgresStore(url: url, logger: logger) { store, _ in
@@ -93,6 +98,8 @@ enum ChaosStore {
                         """)
                     try await transaction.query(
                         "CREATE TABLE IF NOT EXISTS \(unescaped: table)_keys (key TEXT PRIMARY KEY, last_seq BIGINT NOT NULL)")
+                    try await transaction.query(
+                        "INSERT INTO \(unescaped: table)_keys SELECT unnest(\(keys)::text[]), -1 ON CONFLICT DO NOTHING")
                 }
             }
         }
