@@ -61,15 +61,23 @@ struct RebalanceAndShutdownTests {
         let configuration = KafkaTesting.workerConfiguration(topics: [topic])
         let first = Ledger()
         let inSlow = Mutex(false)
+        let stopAsked = Mutex(false)
         let firstWorker = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
                                                     logger: KafkaTesting.logger) { record in
             if record.value.id == "i150" {
                 inSlow.withLock { $0 = true }
-                try await Task.sleep(for: .milliseconds(800))
+                // In flight until the stop was asked for (it used to sleep 800 ms: on a loaded machine the test saw
+                // record 150 only after it had ended, stopped late, and found all 300 handled). Bounded all the same.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !stopAsked.withLock({ $0 }) && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
             }
             first.note(record.value.id)
         })
         try await waitUntil("inside record 150") { inSlow.withLock { $0 } }
+        firstWorker.worker.stop()
+        stopAsked.withLock { $0 = true }
         try await firstWorker.stop()
         #expect(first.order == (0...150).map { "i\($0)" }, "the in-flight record finished; nothing after it started")
         #expect(try await committed(configuration.groupID, topic) == 151)
