@@ -150,6 +150,7 @@ public final class KafkaWorker: Service, Sendable {
             }
         }
         guard let run else { return }
+        run.beginStop()
         if force { run.forced.fire() }
         run.stopRequested.fire()
     }
@@ -208,6 +209,7 @@ public final class KafkaWorker: Service, Sendable {
             return nil
         }
         if let force = pendingStop {
+            run.beginStop()
             if force { run.forced.fire() }
             run.stopRequested.fire()
         }

@@ -1,15 +1,22 @@
 import KafkaClient
 
 extension WorkerRun {
+    /// Marks the run as stopping at once, on the caller's thread: no lane starts another record once `stop()` has
+    /// returned (the coordinator below is a task that may run a little later; a lane with a chunk of quick records
+    /// could otherwise run through it meanwhile). Idempotent.
+    func beginStop() {
+        schedule { state in ((), state.stop()) }
+        revocations.add(1, ordering: .relaxed)
+        runner.wakeup.fire()
+    }
+
     /// Waits for a stop request, then: stop intake and fetching, drain in-flight records up to the grace
     /// period (at once when forced), store what finished, close the consumer (revoke hook → commit, leave the
     /// group). Records abandoned along the way are not committed.
     func coordinateShutdown() async {
         await stopRequested.wait()
         events.emit(WorkerEvent(kind: .shutdown, message: "stopping: intake stopped, draining in-flight records"))
-        schedule { state in ((), state.stop()) }
-        revocations.add(1, ordering: .relaxed)
-        runner.wakeup.fire()
+        beginStop()
         consumer.pause(consumer.assignment)
 
         let drained = await waitUntil(within: configuration.shutdownGracePeriod) {
