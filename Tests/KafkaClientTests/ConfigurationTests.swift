@@ -71,6 +71,19 @@ struct ConfigurationTests {
         #expect(error?.key == "enable.ssl.certificate.verification")
     }
 
+    @Test("raw properties cannot downgrade the typed security settings (TLS off, a SASL password in clear)",
+          arguments: [("security.protocol", "sasl_plaintext"), ("security.protocol", "plaintext"), ("sasl.mechanisms", "PLAIN"),
+                      ("sasl.mechanism", "PLAIN")])
+    func securityDowngradeRefused(key: String, value: String) {
+        let sasl = KafkaSecurityConfiguration.SASL(mechanism: .scramSHA512, username: "svc", password: KafkaSecret("pw"))
+        let configuration = Self.consumer {
+            $0.connection.security = .init(securityProtocol: .saslSSL, sasl: sasl)
+            $0.connection.additionalProperties[key] = value
+        }
+        let error = #expect(throws: KafkaConfigurationError.self) { _ = try KafkaConsumer(configuration: configuration) }
+        #expect(error?.key == "additionalProperties[\"\(key)\"]", "\(String(describing: error))")
+    }
+
     @Test("secrets never appear in descriptions or errors")
     func secretsStayHidden() {
         let canary = "canary-Secret-9f3c"

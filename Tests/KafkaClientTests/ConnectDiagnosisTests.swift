@@ -46,4 +46,13 @@ struct ConnectDiagnosisTests {
         let handshake = KafkaError(code: .ssl, operation: "client", message: "x: SSL handshake failed: Disconnected")
         #expect(ConnectDiagnosis.diagnose(handshake.message, libraryVersion: 0x0210_02FF, libraryName: "2.16.2") == nil)
     }
+
+    @Test("a connection lost during the SASL exchange is a transient failure, not refused credentials")
+    func saslTransport() {
+        for local in ["Local: Broker transport failure", "Local: Timed out"] {
+            let text = "sasl_ssl://10.0.0.1:9093/1: SASL authentication error: SaslAuthenticateRequest failed: \(local)"
+            #expect(ConnectDiagnosis.diagnose(text, libraryVersion: 0x0210_02FF, libraryName: "2.16.2") == nil, "\(local)")
+        }
+    }
 }
+

@@ -99,11 +99,12 @@ public final class KafkaAdmin: Sendable {
         rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
         // The request timeout bounds the answer; the extra second covers librdkafka's own bookkeeping. Short rounds,
         // so a handshake failure retrying will not fix ends the wait early.
-        let deadline = ContinuousClock.now + .milliseconds(Int64(ms) + 1000)
+        let since = ContinuousClock.now
+        let deadline = since + .milliseconds(Int64(ms) + 1000)
         var answer: OpaquePointer?
         while answer == nil && ContinuousClock.now < deadline {
             answer = rd_kafka_queue_poll(queue, 250)
-            if answer == nil, let problem = client.connectProblem { throw problem }
+            if answer == nil, let problem = client.connectProblem(since: since) { throw problem }
         }
         guard let event = answer else {
             throw KafkaError(code: .timedOut, operation: "create topic",

@@ -56,7 +56,7 @@ public struct KafkaConnectionConfiguration: Sendable, Hashable, CustomStringConv
     /// guarantees rest on) is refused, naming the setting to use instead.
     func applyAdditional(to props: inout KafkaProperties, reserved: [String: String]) throws(KafkaConfigurationError) {
         for (key, value) in additionalProperties.sorted(by: { $0.key < $1.key }) {
-            if let instead = reserved[key] ?? verificationBypass(key) {
+            if let instead = reserved[key] ?? verificationBypass(key) ?? securityOverride(key) {
                 throw KafkaConfigurationError(
                     key: "additionalProperties[\"\(key)\"]", message: "is reserved: \(instead)")
             }
@@ -71,6 +71,13 @@ public struct KafkaConnectionConfiguration: Sendable, Hashable, CustomStringConv
         else { return nil }
         return "it can turn TLS verification off; use security.tls.verifyCertificates, which needs "
             + "allowInsecureCertificateVerificationBypass = true"
+    }
+
+    /// Raw properties that would change the protocol or the SASL mechanism the typed `security` settings chose are
+    /// refused: `security.protocol = plaintext` would otherwise turn TLS off, and send a SASL password in clear.
+    private func securityOverride(_ key: String) -> String? {
+        guard ["security.protocol", "sasl.mechanism", "sasl.mechanisms"].contains(key) else { return nil }
+        return "it would override the typed security settings (TLS and SASL could be turned off); use security"
     }
 
     private static func validate(server: String) throws(KafkaConfigurationError) {

@@ -82,7 +82,7 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
                                    + "partition \(msg.partition == RD_KAFKA_PARTITION_UA ? "unassigned" : String(msg.partition)))")
         // A record that timed out because no broker could be reached: say why, if a handshake failure told us.
         if msg.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, let rk,
-           let problem = RDKafkaCallbacks.from(rd_kafka_opaque(rk))?.connectProblem.withLock({ $0 }) {
+           let problem = RDKafkaCallbacks.from(rd_kafka_opaque(rk))?.connectProblem.withLock({ $0?.error }) {
             error.message += "; the cluster could not be reached: \(problem.message)"
         }
         ticket.group.complete(ticket.index, with: .failure(error))

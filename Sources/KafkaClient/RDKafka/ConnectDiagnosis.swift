@@ -34,6 +34,9 @@ enum ConnectDiagnosis {
                     + "in security.tls.caLocation, or its names do not include the host in bootstrap.servers "
                     + "(librdkafka: \(raw))")
         }
+        // A connection lost or timed out during the SASL exchange ("SaslAuthenticateRequest failed: Local: Broker
+        // transport failure", "Local: Timed out") is a broker restarting or a network blip: retrying fixes it.
+        if text.contains("SASL authentication error") && text.contains("failed: Local:") { return nil }
         if text.contains("SASL authentication error") || text.contains("Unsupported SASL mechanism") {
             return KafkaError(
                 code: .authentication, operation: "connect",

@@ -16,8 +16,9 @@ final class RDKafkaCallbacks: Sendable {
     let onRebalance: Rebalance?
     let onError: (@Sendable (KafkaError) -> Void)?
     let onOffsetCommit: (@Sendable (KafkaError?, [KafkaTopicPartitionOffset]) -> Void)?
-    /// The latest handshake failure retrying will not fix (see ``ConnectDiagnosis``), if any.
-    let connectProblem = Mutex<KafkaError?>(nil)
+    /// The latest handshake failure retrying will not fix (see ``ConnectDiagnosis``), if any, and when it was seen:
+    /// a wait only heeds one seen after it began (a problem fixed since must not fail a later call).
+    let connectProblem = Mutex<(error: KafkaError, at: ContinuousClock.Instant)?>(nil)
 
     init(logger: Logger, secrets: [String], onRebalance: Rebalance? = nil,
          onError: (@Sendable (KafkaError) -> Void)? = nil,
@@ -41,7 +42,7 @@ final class RDKafkaCallbacks: Sendable {
     func diagnose(_ text: String) -> KafkaError? {
         guard let diagnosed = ConnectDiagnosis.diagnose(text, libraryVersion: KafkaLibrary.versionNumber,
                                                         libraryName: KafkaLibrary.version) else { return nil }
-        connectProblem.withLock { $0 = diagnosed }
+        connectProblem.withLock { $0 = (diagnosed, .now) }
         return diagnosed
     }
 
@@ -85,7 +86,10 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
         }
         var error = KafkaError(rdCode: code, operation: "client", message: scrub(text, secrets: callbacks.secrets))
         error.isFatal = fatal
-        if let diagnosed = callbacks.diagnose(error.message) { error = diagnosed }
+        if var diagnosed = callbacks.diagnose(error.message) {
+            diagnosed.isFatal = fatal
+            error = diagnosed
+        }
         callbacks.onError?(error)
     }
 

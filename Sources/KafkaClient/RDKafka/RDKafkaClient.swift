@@ -85,17 +85,9 @@ final class RDKafkaClient: @unchecked Sendable {
     /// Asks the cluster for metadata; fails with a clear error when no broker answers within `timeout`, and at
     /// once when a broker's handshake fails in a way retrying will not fix (see ``ConnectDiagnosis``).
     func checkReachable(timeout: Duration, bootstrapServers: [String]) throws(KafkaError) {
-        let deadline = ContinuousClock.now + timeout
-        var err = RD_KAFKA_RESP_ERR__TIMED_OUT
-        // Short rounds, so a handshake failure reported meanwhile ends the wait early.
-        repeat {
-            let left = max(1, min(250, (deadline - ContinuousClock.now).wholeMilliseconds))
-            var metadata: UnsafePointer<rd_kafka_metadata>?
-            err = rd_kafka_metadata(pointer, 0, nil, &metadata, Int32(clamping: left))
-            if let metadata { rd_kafka_metadata_destroy(metadata) }
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
-            if let problem = connectProblem { throw problem }
-        } while ContinuousClock.now < deadline
+        let (err, metadata) = try metadata(topic: nil, timeout: timeout)
+        if let metadata { rd_kafka_metadata_destroy(metadata) }
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
         throw KafkaError(
             code: .init(rawValue: err.rawValue), operation: "connect",
             message: "no broker of \(bootstrapServers.joined(separator: ",")) answered within "
@@ -104,8 +96,38 @@ final class RDKafkaClient: @unchecked Sendable {
             isRetriable: true)
     }
 
-    /// The latest handshake failure retrying will not fix, if any (see ``ConnectDiagnosis``).
-    var connectProblem: KafkaError? { callbacks.takeUnretainedValue().connectProblem.withLock { $0 } }
+    /// `rd_kafka_metadata` in rounds that start short and double (250 ms, 500 ms, 1 s…), so a handshake failure
+    /// seen meanwhile ends the wait early, while a cluster slow to answer still gets rounds long enough for its
+    /// answer (each round sends a new request and drops a late answer). Throws such a failure; otherwise returns
+    /// the last result (the caller destroys the metadata).
+    func metadata(topic: OpaquePointer?, timeout: Duration) throws(KafkaError)
+        -> (rd_kafka_resp_err_t, UnsafePointer<rd_kafka_metadata>?)
+    {
+        let since = ContinuousClock.now
+        let deadline = since + timeout
+        var round: Int64 = 250
+        var err = RD_KAFKA_RESP_ERR__TIMED_OUT
+        repeat {
+            let left = max(1, min(round, (deadline - ContinuousClock.now).wholeMilliseconds))
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            err = rd_kafka_metadata(pointer, 0, topic, &metadata, Int32(clamping: left))
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return (err, metadata) }
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            if let problem = connectProblem(since: since) { throw problem }
+            round = min(round * 2, 8_000)
+        } while ContinuousClock.now < deadline
+        return (err, nil)
+    }
+
+    /// The latest handshake failure retrying will not fix, seen at or after `since` (see ``ConnectDiagnosis``).
+    func connectProblem(since: ContinuousClock.Instant) -> KafkaError? {
+        callbacks.takeUnretainedValue().connectProblem.withLock { problem in
+            problem.flatMap { $0.at >= since ? $0.error : nil }
+        }
+    }
+
+    /// The latest handshake failure retrying will not fix, if any.
+    var connectProblem: KafkaError? { callbacks.takeUnretainedValue().connectProblem.withLock { $0?.error } }
 
     /// `error`, with the handshake failure that kept the cluster unreachable appended, if one was seen.
     func explained(_ error: KafkaError) -> KafkaError {
@@ -141,16 +163,7 @@ final class RDKafkaClient: @unchecked Sendable {
             throw KafkaError(code: .invalidArgument, operation: "metadata", message: "bad topic name \"\(topic)\"")
         }
         defer { rd_kafka_topic_destroy(handle) }
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        let deadline = ContinuousClock.now + timeout
-        var err = RD_KAFKA_RESP_ERR__TIMED_OUT
-        // Short rounds, so a handshake failure retrying will not fix ends the wait early.
-        repeat {
-            let left = max(1, min(250, (deadline - ContinuousClock.now).wholeMilliseconds))
-            err = rd_kafka_metadata(pointer, 0, handle, &metadata, Int32(clamping: left))
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
-            if let problem = connectProblem { throw problem }
-        } while ContinuousClock.now < deadline
+        let (err, metadata) = try self.metadata(topic: handle, timeout: timeout)
         try KafkaError.check(err, operation: "metadata")
         defer { rd_kafka_metadata_destroy(metadata) }
         guard let metadata, metadata.pointee.topic_cnt > 0 else { return 0 }

@@ -5,8 +5,10 @@ extension WorkerRun {
     /// returned (the coordinator below is a task that may run a little later; a lane with a chunk of quick records
     /// could otherwise run through it meanwhile). Idempotent.
     func beginStop() {
-        schedule { state in ((), state.stop()) }
-        revocations.add(1, ordering: .relaxed)
+        schedule { state in
+            revocations.add(1, ordering: .relaxed)
+            return ((), state.stop())
+        }
         runner.wakeup.fire()
     }
 

@@ -154,7 +154,9 @@ final class WorkerRun: Sendable {
             flush(finished, handled: finished.count - deadLettered, partition: partition, epoch: epoch)
             return chunk.records.count - finished.count
         }
-        var generation = revocations.load(ordering: .relaxed)
+        // No generation yet: the first record always asks whether the chunk is still current (a stop or revoke
+        // between `take` and here bumped the counter before this lane could read it).
+        var generation = Int.min
         flush(slot.takePending(next: (partition, epoch)))
         var lastFlush = DispatchTime.now().uptimeNanoseconds
         // One clock reading per record: a record ends when the next one starts.
