@@ -4,6 +4,20 @@ import Testing
 
 @Suite("Admin client and embedded cluster faults", .timeLimit(.minutes(2)))
 struct AdminAndEmbeddedTests {
+    @Test("a cluster that answers slowly (400 ms round trips) is still reached: metadata and a consumer's start")
+    func slowClusterIsReached() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: KafkaTesting.logger)
+        defer { cluster.stop() }
+        try cluster.createTopic("slow", partitions: 3)
+        try cluster.setBrokerRoundTripTime(1, .milliseconds(400))
+        let admin = try KafkaAdmin(connection: .init(bootstrapServers: cluster.bootstrapServers), logger: KafkaTesting.logger)
+        #expect(try await admin.partitionCount(topic: "slow", timeout: .seconds(10)) == 3)
+        let consumer = try KafkaConsumer(configuration: KafkaTesting.consumerConfiguration(cluster, group: KafkaTesting.unique("slow")),
+                                         logger: KafkaTesting.logger)
+        try await consumer.subscribe(topics: ["slow"])
+        await consumer.close()
+    }
+
     @Test("committed offsets of a group are read without joining it; missing ones are invalid")
     func committedOffsetsOfGroup() async throws {
         let topic = try KafkaTesting.topic("admin", partitions: 2)
