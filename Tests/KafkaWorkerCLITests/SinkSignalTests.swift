@@ -36,7 +36,13 @@ struct SinkSignalTests {
                         sink.send(signal)
                         // Grace period (30 s by default) is not reached here: nothing waits on a slow handler.
                         if let status = await sink.exitStatus(within: .seconds(25)) {
-                            if status != 0 { log.stuck.withLock { $0.append("slot \(slot): exit \(status)\n\(sink.text.suffix(1_500))") } }
+                            // A signal that came before the process reached main (nothing printed yet; on a loaded
+                            // machine loading the binary can take longer than 50 ms) kills it as the default action
+                            // does, before any handler exists: nothing was started, nothing is lost.
+                            let beforeMain = status == signal && sink.text.isEmpty
+                            if status != 0 && !beforeMain {
+                                log.stuck.withLock { $0.append("slot \(slot): exit \(status)\n\(sink.text.suffix(1_500))") }
+                            }
                             log.stopped.withLock { $0 += 1 }
                         } else {
                             log.stuck.withLock { $0.append("slot \(slot): still running 25 s after signal \(signal)\n\(sink.text.suffix(1_500))") }
