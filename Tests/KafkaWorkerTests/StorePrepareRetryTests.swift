@@ -52,12 +52,8 @@ struct StorePrepareRetryTests {
 
     @Test("a store still unavailable after storePrepareTimeout fails the start, naming the key, within the bound")
     func persistentFailureFailsWithinTheBound() async throws {
-        var configuration = KafkaTesting.workerConfiguration(topics: ["never-read"])
-        configuration.storePrepareTimeout = .seconds(2)
         let store = RestartingStore(failures: .max)
-        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
-                                 idempotency: Idempotency(store: store, key: .topicPartitionOffset),
-                                 logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in }
+        let worker = Self.idleWorker(store, prepareTimeout: .seconds(2))
         let started = ContinuousClock.now
         let error = await #expect(throws: KafkaConfigurationError.self) { try await worker.run() }
         let took = ContinuousClock.now - started
@@ -69,12 +65,8 @@ struct StorePrepareRetryTests {
 
     @Test("a stop asked for while the store is still unavailable ends run() at once, without an error")
     func stopWhileWaitingForTheStore() async throws {
-        var configuration = KafkaTesting.workerConfiguration(topics: ["never-read"])
-        configuration.storePrepareTimeout = .seconds(30)
         let store = RestartingStore(failures: .max)
-        let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
-                                 idempotency: Idempotency(store: store, key: .topicPartitionOffset),
-                                 logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in }
+        let worker = Self.idleWorker(store, prepareTimeout: .seconds(30))
         let running = Task { try await worker.run() }
         try await waitUntil("prepare() failed twice", within: .seconds(10)) { Int.max - store.failuresLeft.withLock { $0 } >= 2 }
         let stopped = ContinuousClock.now
@@ -82,5 +74,14 @@ struct StorePrepareRetryTests {
         try await running.value
         #expect(ContinuousClock.now - stopped < .seconds(2))
         #expect(worker.isStopped)
+    }
+
+    /// A worker of a topic nobody writes to, on `store`.
+    static func idleWorker(_ store: RestartingStore, prepareTimeout: Duration) -> KafkaWorker {
+        var configuration = KafkaTesting.workerConfiguration(topics: ["never-read"])
+        configuration.storePrepareTimeout = prepareTimeout
+        return KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
+                           idempotency: Idempotency(store: store, key: .topicPartitionOffset),
+                           logger: KafkaTesting.logger) { (_: WorkerRecord<KafkaRecord>, _) in }
     }
 }
