@@ -99,12 +99,11 @@ public final class KafkaAdmin: Sendable {
         rd_kafka_CreateTopics(rk, &topics, 1, options, queue)
         // The request timeout bounds the answer; the extra second covers librdkafka's own bookkeeping. Short rounds,
         // so a handshake failure retrying will not fix ends the wait early.
-        let since = ContinuousClock.now
-        let deadline = since + .milliseconds(Int64(ms) + 1000)
+        let deadline = ContinuousClock.now + .milliseconds(Int64(ms) + 1000)
         var answer: OpaquePointer?
         while answer == nil && ContinuousClock.now < deadline {
             answer = rd_kafka_queue_poll(queue, 250)
-            if answer == nil, let problem = client.connectProblem(since: since) { throw problem }
+            if answer == nil, let problem = client.currentConnectProblem { throw problem }
         }
         guard let event = answer else {
             throw KafkaError(code: .timedOut, operation: "create topic",
@@ -112,6 +111,8 @@ public final class KafkaAdmin: Sendable {
         }
         defer { rd_kafka_event_destroy(event) }
         let err = rd_kafka_event_error(event)
+        // A broker answered (librdkafka's own, local errors are negative): earlier handshake failures were fixed.
+        if err.rawValue >= 0 { client.markContact() }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let detail = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
             throw KafkaError(rdCode: err, operation: "create topic",

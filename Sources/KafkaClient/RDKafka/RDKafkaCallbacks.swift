@@ -16,9 +16,11 @@ final class RDKafkaCallbacks: Sendable {
     let onRebalance: Rebalance?
     let onError: (@Sendable (KafkaError) -> Void)?
     let onOffsetCommit: (@Sendable (KafkaError?, [KafkaTopicPartitionOffset]) -> Void)?
-    /// The latest handshake failure retrying will not fix (see ``ConnectDiagnosis``), if any, and when it was seen:
-    /// a wait only heeds one seen after it began (a problem fixed since must not fail a later call).
+    /// The latest handshake failure retrying will not fix (see ``ConnectDiagnosis``), if any, and when it was seen.
     let connectProblem = Mutex<(error: KafkaError, at: ContinuousClock.Instant)?>(nil)
+    /// When the client last had an answer from the cluster (at first, its creation): a handshake failure seen before
+    /// that was fixed since and no longer ends a wait.
+    let lastContact = Mutex(ContinuousClock.now)
 
     init(logger: Logger, secrets: [String], onRebalance: Rebalance? = nil,
          onError: (@Sendable (KafkaError) -> Void)? = nil,

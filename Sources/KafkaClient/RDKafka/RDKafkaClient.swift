@@ -103,27 +103,35 @@ final class RDKafkaClient: @unchecked Sendable {
     func metadata(topic: OpaquePointer?, timeout: Duration) throws(KafkaError)
         -> (rd_kafka_resp_err_t, UnsafePointer<rd_kafka_metadata>?)
     {
-        let since = ContinuousClock.now
-        let deadline = since + timeout
+        let deadline = ContinuousClock.now + timeout
         var round: Int64 = 250
         var err = RD_KAFKA_RESP_ERR__TIMED_OUT
         repeat {
             let left = max(1, min(round, (deadline - ContinuousClock.now).wholeMilliseconds))
             var metadata: UnsafePointer<rd_kafka_metadata>?
             err = rd_kafka_metadata(pointer, 0, topic, &metadata, Int32(clamping: left))
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return (err, metadata) }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                markContact()
+                return (err, metadata)
+            }
             if let metadata { rd_kafka_metadata_destroy(metadata) }
-            if let problem = connectProblem(since: since) { throw problem }
+            if let problem = currentConnectProblem { throw problem }
             round = min(round * 2, 8_000)
         } while ContinuousClock.now < deadline
         return (err, nil)
     }
 
-    /// The latest handshake failure retrying will not fix, seen at or after `since` (see ``ConnectDiagnosis``).
-    func connectProblem(since: ContinuousClock.Instant) -> KafkaError? {
-        callbacks.takeUnretainedValue().connectProblem.withLock { problem in
-            problem.flatMap { $0.at >= since ? $0.error : nil }
-        }
+    /// The latest handshake failure retrying will not fix, if seen since the client last had an answer from the
+    /// cluster (see ``ConnectDiagnosis``): one the cluster answered after is taken as fixed.
+    var currentConnectProblem: KafkaError? {
+        let callbacks = callbacks.takeUnretainedValue()
+        let contact = callbacks.lastContact.withLock { $0 }
+        return callbacks.connectProblem.withLock { problem in problem.flatMap { $0.at >= contact ? $0.error : nil } }
+    }
+
+    /// The cluster answered: handshake failures seen before no longer count.
+    func markContact() {
+        callbacks.takeUnretainedValue().lastContact.withLock { $0 = .now }
     }
 
     /// The latest handshake failure retrying will not fix, if any.
