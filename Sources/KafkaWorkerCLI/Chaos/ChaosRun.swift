@@ -64,9 +64,13 @@ struct ChaosRun {
             for await signal in TerminationSignals() {
                 log("\(TerminationSignals.name(signal)): killing the workers; the run is not judged")
                 for slot in slots { slot.send(SIGKILL) }
-                // Die of the signal itself, so a calling shell sees an interrupted command and stops too.
+                // Die of the signal itself, so a calling shell sees an interrupted command and stops too. Sent to the
+                // process, not raised in this thread: Swift's threads block SIGINT and SIGTERM, and a signal raised in
+                // one of them would stay pending there.
                 Foundation.signal(signal, SIG_DFL)
-                raise(signal)
+                kill(getpid(), signal)
+                try? await Task.sleep(for: .seconds(5))
+                exit(128 + signal)
             }
         }
         defer { interrupted.cancel() }
