@@ -28,40 +28,24 @@ public struct ExternalTool: Sendable {
         self.path = path
     }
 
-    /// Runs the tool with `arguments`, writes `input` to its standard input, and waits (at most `limit`).
+    /// Runs the tool with `arguments`, writes `input` to its standard input, and waits (at most `limit`: a tool still
+    /// running then is stopped, SIGTERM and 5 s later SIGKILL, and the call fails).
     public func run(_ arguments: [String], input: String = "", within limit: Duration = .seconds(30)) async throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
         let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try process.run()
+        let child = try ChildProcess(URL(fileURLWithPath: path), arguments, standardOutput: stdout,
+                                     standardError: FileHandle.standardError, standardInput: stdin)
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
-        // A tool still running at the limit is killed: its output then ends, so the reader below returns and the
-        // deadline's error reaches the caller (a tool that never exits would otherwise hold the waiting task forever).
-        let pid = process.processIdentifier
-        let killer = Task {
-            try await Task.sleep(for: limit + .milliseconds(200))
+        // Output is read on a thread of its own; it ends when the tool (or whatever inherited its output) exits.
+        let reader = Task { await stdout.fileHandleForReading.readToEndOffPool() }
+        guard let exit = await child.waitForExit(within: limit) else {
             // SIGTERM first (a harness can then stop what it started), SIGKILL if that is not enough.
-            guard process.isRunning else { return }
-            kill(pid, SIGTERM)
-            try await Task.sleep(for: .seconds(5))
-            if process.isRunning { kill(pid, SIGKILL) }
+            child.signal(SIGTERM)
+            if await child.waitForExit(within: .seconds(5)) == nil { child.signal(SIGKILL) }
+            throw DeadlineExceeded(what: "\(path) \(arguments.joined(separator: " ")) (within \(limit))")
         }
-        defer { killer.cancel() }
-        // Read and wait on a thread of its own: blocking calls must not hold one of Swift's cooperative threads.
-        let (data, status): (Data, Int32) = try await withDeadline(limit, "\(path) \(arguments.joined(separator: " "))") {
-            await withCheckedContinuation { continuation in
-                Thread {
-                    let data = stdout.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: (data, process.terminationStatus))
-                }.start()
-            }
-        }
-        return Output(status: status, standardOutput: String(decoding: data, as: UTF8.self))
+        let data = await reader.value
+        return Output(status: exit.bySignal ? 128 + exit.status : exit.status, standardOutput: String(decoding: data, as: UTF8.self))
     }
 }
 

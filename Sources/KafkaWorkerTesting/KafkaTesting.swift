@@ -104,17 +104,24 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 }
 
 /// Runs `body`, failing with ``DeadlineExceeded`` if it takes longer than `limit`.
+///
+/// The caller is let go at the deadline even when `body` ignores its cancellation (a call that never returns): a
+/// task group would wait for it, and a hung step would hang the whole test run instead of failing one test.
 public func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T)
     async throws -> T
 {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
+    let outcome = Latch<Result<T, any Error>>()
+    let work = Task {
+        do { outcome.resolve(.success(try await body())) } catch { outcome.resolve(.failure(error)) }
+    }
+    return try await withTaskCancellationHandler {
+        guard let result = await outcome.wait(within: limit) else {
+            work.cancel()
             throw DeadlineExceeded(what: what)
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+        return try result.get()
+    } onCancel: {
+        work.cancel()
     }
 }
 

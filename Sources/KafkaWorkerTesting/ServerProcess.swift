@@ -20,7 +20,7 @@ public final class ServerProcess: Sendable {
     public let name: String
     /// Where the server's standard output and error go.
     public let logURL: URL
-    private let process: Process
+    private let child: ChildProcess
     private let stopped = Mutex(false)
 
     /// Starts `executable` with `arguments` in `directory`; output goes to `directory/<name>.log`.
@@ -36,12 +36,11 @@ public final class ServerProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
-        do { try process.run() } catch {
+        do { child = try ChildProcess(process) } catch {
             throw Failure(description: "\(name) (\(executable)) did not start: \(error)")
         }
         try? log.close()
-        self.process = process
-        pid = process.processIdentifier
+        pid = child.pid
         ServerProcess.live.withLock { _ = $0.insert(pid) }
         ServerProcess.installExitHook
     }
@@ -51,7 +50,7 @@ public final class ServerProcess: Sendable {
         ServerProcess.live.withLock { _ = $0.remove(pid) }
     }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { child.isRunning }
 
     /// The end of the log (for error messages).
     public func logTail(lines: Int = 20) -> String {
@@ -79,16 +78,8 @@ public final class ServerProcess: Sendable {
     /// SIGTERM is blocked, so it would wait out any grace period. The servers here keep nothing worth a clean exit.
     public func stop() async {
         guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
-        let pid = pid, process = process
-        // Waiting blocks: a thread of its own, never one of Swift's cooperative threads.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread {
-                kill(pid, SIGKILL)
-                let deadline = ContinuousClock.now + .seconds(10)
-                while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-                continuation.resume()
-            }.start()
-        }
+        kill(pid, SIGKILL)
+        _ = await child.waitForExit(within: .seconds(10))
         ServerProcess.live.withLock { _ = $0.remove(pid) }
     }
 

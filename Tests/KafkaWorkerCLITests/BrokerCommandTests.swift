@@ -21,13 +21,10 @@ struct BrokerCommandTests {
         #expect(FileManager.default.isExecutableFile(atPath: kafkaWorkerBinary.path), "\(kafkaWorkerBinary.path)")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = kafkaWorkerBinary
-        process.arguments = ["broker", "--brokers", "2", "--topic", "orders:3", "--topic", "audit:1",
-                             "--bootstrap-file", file.path, "--log-level", "warning"]
         let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
+        let child = try ChildProcess(kafkaWorkerBinary, ["broker", "--brokers", "2", "--topic", "orders:3", "--topic", "audit:1",
+                                                         "--bootstrap-file", file.path, "--log-level", "warning"],
+                                     standardOutput: stdout)
 
         // Read on a thread of its own: a blocking read must not hold one of Swift's few cooperative threads.
         let firstLine = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
@@ -50,23 +47,15 @@ struct BrokerCommandTests {
         let metadata = try await ExternalTool.kcat(["-L", "-b", servers, "-t", "orders"])
         #expect(metadata.contains("3 partitions"))
 
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        child.signal(signal)
+        let exit = await child.waitForExitOrKill(within: .seconds(30))
+        #expect(exit == ChildProcess.Exit(status: 0, bySignal: false))
     }
 
     @Test("a bad --topic is rejected with a usage error")
-    func badTopicSpec() throws {
-        let process = Process()
-        process.executableURL = kafkaWorkerBinary
-        process.arguments = ["broker", "--topic", "orders"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        try process.run()
-        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+    func badTopicSpec() async throws {
+        let (status, message) = try await runKafkaWorkerForErrors(["broker", "--topic", "orders"])
+        #expect(status != 0)
         #expect(message.contains("--topic"))
     }
 }

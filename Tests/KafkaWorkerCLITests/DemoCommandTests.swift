@@ -1,36 +1,35 @@
 import Foundation
+import KafkaWorkerTesting
 import Testing
 
 /// Runs `kafka-worker` with `arguments`; returns its exit status and standard output (with standard error too
 /// when `withErrors`: usage errors go there).
 func runKafkaWorker(_ arguments: [String], signalWhen trigger: String? = nil, signal: Int32 = SIGTERM,
-                    withErrors: Bool = false) async throws -> (status: Int32, output: String)
+                    withErrors: Bool = false, within limit: Duration = .seconds(150)) async throws -> (status: Int32, output: String)
 {
-    let process = Process()
-    process.executableURL = kafkaWorkerBinary
-    process.arguments = arguments
     let stdout = Pipe()
-    process.standardOutput = stdout
-    process.standardError = withErrors ? stdout : FileHandle.nullDevice
-    try process.run()
-    // Read on a thread of its own: a blocking read must not hold one of Swift's few cooperative threads.
-    let output = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-        Thread {
-            var text = ""
-            var signalled = false
-            // `availableData` returns what has arrived (`read(upToCount:)` would wait for the full count).
-            while case let chunk = stdout.fileHandleForReading.availableData, !chunk.isEmpty {
-                text += String(decoding: chunk, as: UTF8.self)
-                if let trigger, !signalled, text.contains(trigger) {
-                    kill(process.processIdentifier, signal)
-                    signalled = true
-                }
-            }
-            continuation.resume(returning: text)
-        }.start()
+    let child = try ChildProcess(kafkaWorkerBinary, arguments, standardOutput: stdout,
+                                 standardError: withErrors ? stdout : FileHandle.nullDevice)
+    let seen = TextBox()
+    let reader = Task {
+        await stdout.fileHandleForReading.readToEndOffPool { chunk in
+            seen.append(String(decoding: chunk, as: UTF8.self))
+            if let trigger, seen.text.contains(trigger), seen.markOnce() { child.signal(signal) }
+        }
     }
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+    // A process still running at the limit is killed (its status is then 9): the test fails instead of hanging.
+    let exit = await child.waitForExitOrKill(within: limit)
+    let output = String(decoding: await reader.value, as: UTF8.self)
+    return (exit.status, output)
+}
+
+/// Runs `kafka-worker` with `arguments` and returns its exit status and standard error.
+func runKafkaWorkerForErrors(_ arguments: [String]) async throws -> (status: Int32, errors: String) {
+    let stderr = Pipe()
+    let child = try ChildProcess(kafkaWorkerBinary, arguments, standardError: stderr)
+    let errors = await stderr.fileHandleForReading.readToEndOffPool()
+    let exit = await child.waitForExitOrKill(within: .seconds(30))
+    return (exit.status, String(decoding: errors, as: UTF8.self))
 }
 
 @Suite("kafka-worker demo", .timeLimit(.minutes(2)))
@@ -72,16 +71,8 @@ struct DemoCommandTests {
 
     @Test("bad options are rejected with the accepted values")
     func badOptions() async throws {
-        let process = Process()
-        process.executableURL = kafkaWorkerBinary
-        process.arguments = ["demo", "--ordering", "random"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let (status, message) = try await runKafkaWorkerForErrors(["demo", "--ordering", "random"])
+        #expect(status != 0)
         #expect(message.contains("partition, key, unordered"))
     }
 }

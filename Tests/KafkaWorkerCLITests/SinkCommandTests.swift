@@ -8,64 +8,39 @@ import Testing
 
 /// A `kafka-worker` process whose output (stdout and stderr) is collected as it arrives.
 final class SpawnedWorker: Sendable {
-    private let process: Process
+    private let child: ChildProcess
     private let output = TextBox()
-    private let done: Task<Int32, Never>
 
     init(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = kafkaWorkerBinary
-        process.arguments = arguments
         let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        self.process = process
+        child = try ChildProcess(kafkaWorkerBinary, arguments, standardOutput: pipe, standardError: pipe)
         let output = self.output
-        done = Task { [output] in
-            await withCheckedContinuation { continuation in
-                // Blocking reads and the wait run on a thread of their own, off Swift's cooperative pool.
-                Thread {
-                    while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
-                        output.append(String(decoding: chunk, as: UTF8.self))
-                    }
-                    process.waitUntilExit()
-                    continuation.resume(returning: process.terminationStatus)
-                }.start()
-            }
-        }
+        Task { await pipe.fileHandleForReading.readToEndOffPool { chunk in output.append(String(decoding: chunk, as: UTF8.self)) } }
     }
 
     var text: String { output.text }
 
-    /// SIGTERM, then the exit status.
+    /// SIGTERM, then the exit status (a process still running a minute later is killed: its status is then 9).
     func stop() async -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
-        return await done.value
+        child.signal(SIGTERM)
+        return await child.waitForExitOrKill(within: .seconds(60)).status
     }
 
-    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func send(_ signal: Int32) { child.signal(signal) }
 
-    /// The exit status, or `nil` if the process is still running after `limit`.
+    /// The exit status (the signal's number for a death by signal), or `nil` if the process is still running after `limit`.
     func exitStatus(within limit: Duration) async -> Int32? {
-        let done = self.done
-        return await withTaskGroup(of: Int32?.self) { group in
-            group.addTask { await done.value }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
-        }
+        await child.waitForExit(within: limit)?.status
     }
 }
 
 final class TextBox: Sendable {
     private let value = Mutex("")
+    private let marked = Mutex(false)
     func append(_ text: String) { value.withLock { $0 += text } }
     var text: String { value.withLock { $0 } }
+    /// `true` the first time only.
+    func markOnce() -> Bool { marked.withLock { done in defer { done = true }; return !done } }
 }
 
 @Suite("kafka-worker sink", .timeLimit(.minutes(3)))

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaWorkerTesting
 import KafkaClient
 import Logging
 import Synchronization
@@ -138,7 +139,7 @@ final class ChaosFaults: Sendable {
         // The command's output must not hold the harness's pipes open (a reader of our output would wait for it).
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        let latch = ExitLatch()
+        let latch = Latch<ChaosExit>()
         process.terminationHandler = { process in
             latch.resolve(ChaosExit(name: "sh", signal: nil, status: process.terminationStatus, sent: nil))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaWorkerTesting
 import Synchronization
 
 /// How a worker process ended, and whether the harness asked for it.
@@ -26,49 +27,6 @@ struct ChaosExit: Sendable, CustomStringConvertible {
     }
 }
 
-/// Resolves once with a process's exit; any number of waiters, each with its own time limit.
-final class ExitLatch: Sendable {
-    private struct State {
-        var value: ChaosExit?
-        var waiters: [Int: CheckedContinuation<ChaosExit?, Never>] = [:]
-        var nextWaiter = 0
-    }
-    private let state = Mutex(State())
-
-    func resolve(_ value: ChaosExit) {
-        let waiters = state.withLock { state in
-            state.value = value
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume(returning: value) }
-    }
-
-    /// The exit, or `nil` when it has not come within `limit`. A waiter that gives up is removed, so nothing
-    /// waits past its limit (a task group around an unresolved continuation would).
-    func wait(within limit: Duration) async -> ChaosExit? {
-        await withCheckedContinuation { continuation in
-            let waiter = state.withLock { state -> Int? in
-                guard state.value == nil else { return nil }
-                state.nextWaiter += 1
-                state.waiters[state.nextWaiter] = continuation
-                return state.nextWaiter
-            }
-            guard let waiter else {
-                continuation.resume(returning: state.withLock { $0.value })
-                return
-            }
-            Task { [self] in
-                try? await Task.sleep(for: limit)
-                let expired = state.withLock { $0.waiters.removeValue(forKey: waiter) }
-                expired?.resume(returning: nil)
-            }
-        }
-    }
-
-    var isResolved: Bool { state.withLock { $0.value != nil } }
-}
-
 /// One worker slot of a chaos run: a `kafka-worker chaos-worker` process, restarted as the schedule says.
 /// Each incarnation logs to a file of its own in the run's folder.
 final class ChaosWorkerSlot: Sendable {
@@ -81,7 +39,7 @@ final class ChaosWorkerSlot: Sendable {
     /// `@unchecked Sendable`: `Process` is only read for its pid after `run()`; the latch is filled by its termination handler.
     private final class Incarnation: @unchecked Sendable {
         let process: Process
-        let exit = ExitLatch()
+        let exit = Latch<ChaosExit>()
         let name: String
         /// The signal the harness sent (SIGKILL or SIGTERM), if any.
         let sent = Mutex<Int32?>(nil)
