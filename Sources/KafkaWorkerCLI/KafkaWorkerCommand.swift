@@ -1,3 +1,4 @@
+import Foundation
 import KafkaClient
 import ArgumentParser
 
@@ -23,7 +24,15 @@ struct KafkaWorkerCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // ArgumentParser's own report (help and version on standard output, errors on standard error), then the
+            // same end as a success.
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success { print(message) } else { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            }
+            ProcessEnd.exit(code.rawValue)
         }
+        ProcessEnd.exit(0)
     }
 }

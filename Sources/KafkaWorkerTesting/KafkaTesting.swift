@@ -9,7 +9,11 @@ import Synchronization
 public enum KafkaTesting {
     /// The cluster shared by tests that do not inject faults (each uses its own topics and groups).
     public static let shared: EmbeddedKafkaCluster = {
-        do { return try EmbeddedKafkaCluster(brokers: 3, logger: logger) } catch {
+        do {
+            let cluster = try EmbeddedKafkaCluster(brokers: 3, logger: logger)
+            TestProcessEnd.install
+            return cluster
+        } catch {
             preconditionFailure("the shared embedded cluster did not start: \(error)")
         }
     }()

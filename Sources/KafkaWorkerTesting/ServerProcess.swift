@@ -86,10 +86,13 @@ public final class ServerProcess: Sendable {
     /// Servers still running; killed when the test process exits, whatever the tests did.
     private static let live = Mutex<Set<Int32>>([])
     private static let installExitHook: Void = {
-        atexit {
-            for pid in ServerProcess.live.withLock({ $0 }) { kill(pid, SIGKILL) }
-        }
+        atexit { ServerProcess.killAll() }
     }()
+
+    /// Kills every server still running (at exit).
+    static func killAll() {
+        for pid in live.withLock({ $0 }) { kill(pid, SIGKILL) }
+    }
 }
 
 /// TCP ports on 127.0.0.1.

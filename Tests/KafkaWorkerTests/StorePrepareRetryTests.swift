@@ -59,7 +59,9 @@ struct StorePrepareRetryTests {
         let took = ContinuousClock.now - started
         #expect(error?.key == "idempotency.store")
         #expect(took >= .milliseconds(1_900) && took < .seconds(10), "retried until the bound, then failed: \(took)")
-        #expect(Int.max - store.failuresLeft.withLock { $0 } > 2, "prepare() was tried more than twice")
+        // Retried, not failed at the first error (how many times depends on how busy the machine is: the back-off
+        // doubles from 0.2 s, so an idle one tries four times in 2 s).
+        #expect(Int.max - store.failuresLeft.withLock { $0 } >= 2, "prepare() was tried again after its first failure")
         #expect(worker.isStopped)
     }
 

@@ -140,6 +140,8 @@ enum SchedulerModel {
         var unreported: [Int64] = []
         var holding = false
         var handedOff = false
+        /// The record that was running when a stop or revoke began: it finishes whatever the drain allows.
+        var pass: Int64?
     }
 
     /// Runs `operations` and returns the first broken invariant, if any.

@@ -145,7 +145,7 @@ struct WorkerSchedulerTests {
         let lane = lanes[0]
         let chunk = Self.chunk(scheduler.take(for: lane))!
         #expect(chunk.records.count == 3)
-        let (moved, actions) = scheduler.laneBlocked(lane, remaining: Array(chunk.records.dropFirst()))
+        let (moved, actions) = scheduler.laneBlocked(lane, epoch: chunk.epoch, remaining: Array(chunk.records.dropFirst()))
         #expect(moved == 2)
         #expect(actions.startLanes.allSatisfy { $0 != lane })
         var others: [Int64] = []
@@ -157,7 +157,7 @@ struct WorkerSchedulerTests {
         _ = ordered.assign([Self.p0])
         let partitionLane = ordered.receive(Self.records(Self.p0, 0..<3)).startLanes[0]
         let held = Self.chunk(ordered.take(for: partitionLane))!
-        #expect(ordered.laneBlocked(partitionLane, remaining: Array(held.records.dropFirst())).moved == 0,
+        #expect(ordered.laneBlocked(partitionLane, epoch: held.epoch, remaining: Array(held.records.dropFirst())).moved == 0,
                 ".partition keeps its order: nothing moves")
     }
 

@@ -16,7 +16,8 @@ run_chaos_tier() {
         --postgres-restart-command "$KAFKA_WORKER_TEST_POSTGRES_CTL restart" --log-level critical "$@")
     echo "==> chaos short tier ($label, seed $seed)"
     local started=$SECONDS
-    if ! KAFKA_WORKER_CHAOS_POSTGRES_URL="$KAFKA_WORKER_TEST_POSTGRES_URL" .build/debug/kafka-worker chaos "${args[@]}"; then
+    # The harness prints its progress every few seconds: five silent minutes mean it hangs (see watchdog.sh).
+    if ! KAFKA_WORKER_CHAOS_POSTGRES_URL="$KAFKA_WORKER_TEST_POSTGRES_URL" watched 300 "chaos ($label)" .build/debug/kafka-worker chaos "${args[@]}"; then
         echo "error: chaos short tier ($label) failed; replay with:" \
             "${LD_LIBRARY_PATH:+LD_LIBRARY_PATH=$LD_LIBRARY_PATH }KAFKA_WORKER_CHAOS_POSTGRES_URL=… kafka-worker chaos ${args[*]}" >&2
         return 1

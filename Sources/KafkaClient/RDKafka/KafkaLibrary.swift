@@ -13,6 +13,18 @@ public enum KafkaLibrary {
         versionNumber >= encoded(major, minor, revision)
     }
 
+    /// Waits until every librdkafka client of the process (consumers, producers, admin clients, embedded clusters'
+    /// owners) has been destroyed — their last references dropped and their threads joined — at most `limit`.
+    /// Returns whether they all were. Blocks the calling thread: call it where a process ends, not on a task.
+    ///
+    /// A process should not call `exit()` while librdkafka's threads still end: librdkafka built with a static
+    /// OpenSSL (the wheels of other Kafka clients carry one) registers OpenSSL's clean-up to run at exit, and a
+    /// thread that ends during that clean-up crashes the process (seen: SIGSEGV in `init_thread_deregister`).
+    /// Wait here, flush what was written, then end the process with `_exit`.
+    public static func waitUntilClientsDestroyed(within limit: Duration) -> Bool {
+        rd_kafka_wait_destroyed(Int32(clamping: max(0, limit.wholeMilliseconds))) == 0
+    }
+
     /// `major.minor.revision` in librdkafka's `0xMMmmrrxx` form (`xx` = 0, below every release of that version).
     static func encoded(_ major: Int, _ minor: Int, _ revision: Int) -> Int32 {
         Int32(truncatingIfNeeded: (major & 0xFF) << 24 | (minor & 0xFF) << 16 | (revision & 0xFF) << 8)

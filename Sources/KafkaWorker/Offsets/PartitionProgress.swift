@@ -48,6 +48,9 @@ struct PartitionProgress: Sendable {
         return size
     }
 
+    /// Finished records above the offset to commit (delivered again if the partition restarts from it).
+    var finishedAboveCommit: Int { offsets.count - head - unfinished }
+
     /// The offset to commit (the next to read), or `nil` before anything was received.
     var committableOffset: Int64? {
         head < offsets.count ? offsets[head] : lastReceived.map { $0 + 1 }

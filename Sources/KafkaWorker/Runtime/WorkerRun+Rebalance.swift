@@ -11,11 +11,12 @@ extension WorkerRun {
         events.emit(WorkerEvent(kind: .assigned, partitions: partitions))
     }
 
-    /// Revoke begins (poll thread): queued records of the partitions are dropped and no more of their chunks
-    /// start. The epochs being revoked are kept for ``completeRevoke(_:lost:)``.
+    /// Revoke begins (poll thread): the partitions drain — only queued records below each one's highest finished
+    /// record still start; the rest are dropped when the revoke completes (at once when the partitions are lost).
+    /// The epochs being revoked are kept for ``completeRevoke(_:lost:)``.
     func beginRevoke(_ partitions: [KafkaTopicPartition], lost: Bool) {
         events.emit(WorkerEvent(kind: .rebalancing, partitions: partitions))
-        let epochs = schedule { state in state.beginRevoke(partitions) }
+        let epochs = schedule { state in state.beginRevoke(partitions, drain: !lost) }
         revoking.withLock { $0.merge(epochs) { $1 } }
         revocations.add(1, ordering: .relaxed)
         runner.wakeup.fire()
@@ -25,8 +26,10 @@ extension WorkerRun {
     /// drain already happened, bounded by the grace period) or when forced.
     func drainRevoked(_ partitions: [KafkaTopicPartition]) async {
         guard !stopRequested.hasFired else { return }
+        // Records running finish, and queued ones below each partition's highest finished record run too: the
+        // commit then covers everything finished, and the next owner starts after it.
         let drained = await waitUntil(within: configuration.revokeDrainTimeout) {
-            self.scheduler.withLock { $0.chunksRunning(of: partitions) } == 0
+            self.scheduler.withLock { $0.isDrained(partitions) }
         }
         if !drained {
             logger.warning("revoked partitions still have records running; they will not be committed",

@@ -12,29 +12,35 @@ extension WorkerRun {
         runner.wakeup.fire()
     }
 
-    /// Waits for a stop request, then: stop intake and fetching, drain in-flight records up to the grace
-    /// period (at once when forced), store what finished, close the consumer (revoke hook → commit, leave the
-    /// group). Records abandoned along the way are not committed.
+    /// Waits for a stop request, then: stop intake and fetching, drain up to the grace period (at once when forced)
+    /// — records running finish, and queued records below each partition's highest finished one run, so the commit
+    /// covers all finished work — then commit, close the consumer (revoke hook, leave the group). Records abandoned
+    /// along the way are not committed; finished ones still above the commit (grace period over) are counted.
     func coordinateShutdown() async {
         await stopRequested.wait()
         events.emit(WorkerEvent(kind: .shutdown, message: "stopping: intake stopped, draining in-flight records"))
         beginStop()
         consumer.pause(consumer.assignment)
 
+        // Lanes finish what runs and the queued records below each partition's highest finished one (lowest first).
         let drained = await waitUntil(within: configuration.shutdownGracePeriod) {
-            self.scheduler.withLock { $0.inFlight } == 0
+            self.scheduler.withLock { $0.isDrained }
         }
         if !drained {
             let left = scheduler.withLock { $0.inFlight }
             logger.warning("shutdown grace period over; abandoning records still running (not committed)",
                            metadata: [LogKey.inFlight: "\(left)"])
         }
+        schedule { state in ((), state.halt()) }
+        runner.wakeup.fire()
         flushAllLanes()
-        await commit(scheduler.withLock { $0.committableOffsets })
+        let (offsets, above) = scheduler.withLock { ($0.committableOffsets, $0.finishedAboveCommit) }
+        await commit(offsets)
         await consumer.close()
         finishLaneStarts()
         let totals = metrics.snapshot
         events.emit(WorkerEvent(kind: .shutdown, message: "stopped: \(totals.processed) processed, "
-                                    + "\(totals.deadLettered) dead-lettered, \(totals.failed) failed attempts"))
+                                    + "\(totals.deadLettered) dead-lettered, \(totals.failed) failed attempts"
+                                    + (above > 0 ? "; \(above) finished records lie above the commit and will be delivered again" : "")))
     }
 }

@@ -128,8 +128,10 @@ final class WorkerRun: Sendable {
                     next = following
                     break chunks
                 case .chunk(let chunk):
-                    let unfinished = await runChunk(chunk, lane: lane, slot: slot)
-                    if let following = scheduler.withLock({ $0.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: unfinished) }) {
+                    let (unfinished, notRun) = await runChunk(chunk, lane: lane, slot: slot)
+                    if let following = scheduler.withLock({
+                        $0.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: unfinished, returning: notRun)
+                    }) {
                         next = following
                         break chunks
                     }
@@ -138,12 +140,17 @@ final class WorkerRun: Sendable {
         }
     }
 
-    /// Runs a chunk; returns how many of its records were not finished (stop or revoke).
-    private func runChunk(_ chunk: WorkerScheduler.Chunk, lane: LaneKey, slot: LaneBoard.Slot) async -> Int {
+    /// Runs a chunk; returns how many of its records were not finished (stop or revoke), and those of them the lane
+    /// still holds (not handed to other lanes), in order.
+    private func runChunk(_ chunk: WorkerScheduler.Chunk, lane: LaneKey,
+                          slot: LaneBoard.Slot) async -> (Int, ArraySlice<KafkaRecord>) {
         let partition = lane.partition
         let epoch = chunk.epoch
+        // The record being run: whether it may go on (a retry, a dead letter) depends on its offset while its
+        // partition drains (stop, revoke).
+        let running = RunningOffset(chunk.records.first!.offset)
         let stillCurrent: @Sendable () -> Bool = { [self] in
-            self.scheduler.withLock { $0.isCurrent(partition, epoch: epoch) }
+            self.scheduler.withLock { $0.mayRun(partition, epoch: epoch, offset: running.offset) }
         }
         metrics.inFlight.record(chunk.records.count)
         if case .perBatch = runner.handler {
@@ -152,23 +159,30 @@ final class WorkerRun: Sendable {
             slot.end()
             metrics.processingTime.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
             flush(finished, handled: finished.count - deadLettered, partition: partition, epoch: epoch)
-            return chunk.records.count - finished.count
+            return (chunk.records.count - finished.count, chunk.records.dropFirst(finished.count))
         }
         // No generation yet: the first record always asks whether the chunk is still current (a stop or revoke
-        // between `take` and here bumped the counter before this lane could read it).
+        // between `take` and here bumped the counter before this lane could read it). Once its partition drains,
+        // every record asks: only those below the highest finished one may start.
         var generation = Int.min
+        var checkEach = false
         flush(slot.takePending(next: (partition, epoch)))
         var lastFlush = DispatchTime.now().uptimeNanoseconds
         // One clock reading per record: a record ends when the next one starts.
         var now = lastFlush
         for (index, record) in chunk.records.enumerated() {
+            running.offset = record.offset
             let current = revocations.load(ordering: .relaxed)
-            if current != generation {
+            if current != generation || checkEach {
                 generation = current
-                if !stillCurrent() {
-                    flush(slot.takePending())
-                    return chunk.records.count - index
+                let (may, draining) = scheduler.withLock {
+                    ($0.mayRun(partition, epoch: epoch, offset: record.offset), !$0.isCurrent(partition, epoch: epoch))
                 }
+                guard may else {
+                    flush(slot.takePending())
+                    return (chunk.records.count - index, chunk.records.dropFirst(index))
+                }
+                checkEach = draining
             }
             let start = slot.begin(record.offset, now: now)
             var handedOff = 0
@@ -177,7 +191,7 @@ final class WorkerRun: Sendable {
                 // `.unordered`: the rest of the chunk goes to other lanes instead of waiting for the retry.
                 retried = true
                 handedOff = schedule { state in
-                    state.laneBlocked(lane, remaining: Array(chunk.records.dropFirst(index + 1)))
+                    state.laneBlocked(lane, epoch: epoch, remaining: Array(chunk.records.dropFirst(index + 1)))
                 }
             })
             slot.end()
@@ -187,12 +201,13 @@ final class WorkerRun: Sendable {
             metrics.processingTime.recordNanoseconds(Int64(end - start))
             guard outcome != .abandoned else {
                 flush(slot.takePending())
-                return chunk.records.count - index - handedOff
+                let notRun = chunk.records.dropFirst(index)
+                return (chunk.records.count - index - handedOff, handedOff > 0 ? notRun.prefix(1) : notRun)
             }
             let noted = slot.finished(record.offset, handled: outcome == .handled || outcome == .duplicate)
             if handedOff > 0 {
                 flush(slot.takePending())
-                return 0
+                return (0, [])
             }
             // Store progress every 256 records or 100 ms, so slow handlers still commit as they go.
             if noted >= 256 || end - lastFlush > 100_000_000 {
@@ -201,7 +216,7 @@ final class WorkerRun: Sendable {
             }
         }
         flush(slot.takePending())
-        return 0
+        return (0, [])
     }
 
     /// Hands every lane's finished-but-unreported records to the scheduler (before a stop or revoke commits).
@@ -271,5 +286,15 @@ final class WorkerRun: Sendable {
             group.cancelAll()
             return first && !stopRequested.hasFired
         }
+    }
+}
+
+/// The offset of the record a lane runs, for the checks made while it runs (retries, dead letters).
+final class RunningOffset: Sendable {
+    private let value: Atomic<Int64>
+    init(_ offset: Int64) { value = Atomic(offset) }
+    var offset: Int64 {
+        get { value.load(ordering: .relaxed) }
+        set { value.store(newValue, ordering: .relaxed) }
     }
 }

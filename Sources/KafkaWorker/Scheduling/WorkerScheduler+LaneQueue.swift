@@ -35,6 +35,26 @@ extension WorkerScheduler {
             return joined[...]
         }
 
+        /// Puts records back at the front (a lane's chunk it did not run while its partition drains).
+        mutating func prepend(_ slice: ArraySlice<KafkaRecord>) {
+            guard !slice.isEmpty else { return }
+            slices.prepend(slice)
+            count += slice.count
+        }
+
+        /// Like ``take(upTo:)``, but only records below `bound` (a drain: the records a partition's highest finished
+        /// one passed). `nil` when the first queued record is not below it; the rest stays queued.
+        mutating func take(upTo limit: Int, below bound: Int64) -> ArraySlice<KafkaRecord>? {
+            guard let first = slices.first?.first, first.offset < bound, let taken = take(upTo: limit) else { return nil }
+            guard let cut = taken.firstIndex(where: { $0.offset >= bound }) else { return taken }
+            slices.prepend(taken[cut...])
+            count += taken.endIndex - cut
+            return taken[..<cut]
+        }
+
+        /// The first queued record's offset.
+        var firstOffset: Int64? { slices.first?.first?.offset }
+
         /// Slices shorter than this are joined with the ones after them.
         static let joinBelow = 64
 

@@ -56,6 +56,15 @@ struct WorkerScheduler: Sendable {
         var paused = false
         var chunksRunning = 0
         var lastStored: Int64?
+        /// The highest offset finished in this assignment. While the partition drains (stop, revoke), only records
+        /// below it start: they fill the gaps lanes left, so the commit comes to cover every finished record.
+        var highestFinished: Int64?
+
+        /// A lost partition's revoke: nothing of it starts or is queued again.
+        var dropsQueued = false
+
+        /// Whether a record of this partition may start while it drains.
+        func drains(_ offset: Int64) -> Bool { !dropsQueued && (highestFinished.map { offset < $0 } ?? false) }
 
         /// Notes a received offset; `false` for a re-fetched one.
         mutating func receive(_ offset: Int64, size: Int) -> Bool {
@@ -77,6 +86,7 @@ struct WorkerScheduler: Sendable {
                 guard let size = progress.finish(offset) else { continue }
                 done += 1
                 bytes += size
+                if offset > highestFinished ?? .min { highestFinished = offset }
             }
             if overLimit && progress.unfinished <= resumeBelow && progress.unfinishedBytes <= resumeBelowBytes { overLimit = false }
             guard let next = progress.committableOffset, next != lastStored else { return (done, bytes, nil) }
@@ -95,8 +105,10 @@ struct WorkerScheduler: Sendable {
     private var roundRobin = 0
     /// `.unordered` lanes whose current record is being retried: new records go to other lanes.
     private var blocked: Set<LaneKey> = []
-    /// No new chunks are handed out (shutdown).
+    /// Shutdown: partitions drain (only records below their highest finished one start), then nothing does.
     private(set) var stopping = false
+    /// Nothing starts any more (the drain is over: done, out of time, or forced).
+    private(set) var halted = false
     /// Records received and not finished, over all partitions.
     private(set) var buffered = 0
     /// Their bytes (keys + values).
@@ -199,12 +211,21 @@ struct WorkerScheduler: Sendable {
 
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
     mutating func take(for lane: LaneKey) -> Take {
-        guard !stopping, let position = partitions.index(forKey: lane.partition), !partitions.values[position].revoking,
-              let queue = queues.index(forKey: lane), let records = queues.values[queue].take(upTo: limits.chunkSize)
-        else {
+        guard !halted, let position = partitions.index(forKey: lane.partition), let queue = queues.index(forKey: lane) else {
             queues[lane] = nil
             running.remove(lane)
-            return .idle(next: stopping ? nil : startWaiting())
+            return .idle(next: startWaiting())
+        }
+        let draining = stopping || partitions.values[position].revoking
+        let taken = draining
+            ? partitions.values[position].highestFinished.flatMap { queues.values[queue].take(upTo: limits.chunkSize, below: $0) }
+            : queues.values[queue].take(upTo: limits.chunkSize)
+        guard let records = taken else {
+            // Draining and nothing below the highest finished record: the lane waits (its queue kept) in case a record
+            // still running finishes higher up.
+            if !draining { queues.remove(at: queue) }
+            running.remove(lane)
+            return .idle(next: startWaiting())
         }
         if queues.values[queue].count == 0 { queues.remove(at: queue) }
         partitions.values[position].chunksRunning += 1
@@ -217,42 +238,64 @@ struct WorkerScheduler: Sendable {
         var actions = Actions()
         inFlight -= offsets.count
         guard let position = partitions.index(forKey: partition), partitions.values[position].epoch == epoch else { return actions }
+        let highestBefore = partitions.values[position].highestFinished
         let (done, bytes, store) = partitions.values[position].finish(
             offsets, resumeBelow: limits.maxBufferedPerPartition / 2, resumeBelowBytes: limits.maxBufferedBytesPerPartition / 2)
         buffered -= done
         bufferedBytes -= bytes
         if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
+        if (stopping || partitions.values[position].revoking) && !halted && partitions.values[position].highestFinished != highestBefore {
+            // A drain's bound rose: lanes that stopped at the old one may have records below the new one.
+            let state = partitions.values[position]
+            for (lane, queue) in queues where lane.partition == partition && queue.firstOffset.map(state.drains) == true {
+                start(lane, &actions)
+            }
+        }
         settle(&actions)
         return actions
     }
 
     /// A lane is done with a chunk: `unfinished` records of it were not run (stop or revoke).
     /// Returns whether the lane should yield its slot to a waiting lane (fairness), and which lane to start.
-    mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int) -> LaneKey? {
+    /// While the partition drains, the records not run (`returning`: the chunk's tail from the first one not run)
+    /// go back to the front of the lane's queue: a record that a rising drain bound passes later can still run.
+    mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int, returning: ArraySlice<KafkaRecord> = []) -> LaneKey? {
         inFlight -= unfinished
         if let position = partitions.index(forKey: lane.partition), partitions.values[position].epoch == epoch {
             partitions.values[position].chunksRunning -= 1
+            if !returning.isEmpty && !halted && (stopping || partitions.values[position].revoking)
+                && !partitions.values[position].dropsQueued {
+                queues[lane, default: LaneQueue()].prepend(returning)
+            }
         }
         guard !waiting.isEmpty, !stopping, queues[lane] != nil else { return nil }
         // Others are waiting for a slot: go to the back of the line and let the first one run.
         running.remove(lane)
         waiting.append(lane)
         waitingSet.insert(lane)
-        return startWaiting()
+        if let next = startWaiting() { return next }
+        // Nobody could run (draining lanes with nothing below their bound, this one included): the lane keeps its
+        // slot and asks for its next chunk, which parks it under the lock. Were it left out of `running` here, a
+        // rising drain bound could start it a second time while its task still runs.
+        running.insert(lane)
+        return nil
     }
 
     /// Begins a revoke: queued records of `revoked` are dropped (never started, so never committed) and no
     /// more chunks of them are handed out. Finished records still count until ``completeRevoke(_:)``. Returns
     /// the epochs being revoked: ``completeRevoke(_:)`` forgets those only.
-    mutating func beginRevoke(_ revoked: [KafkaTopicPartition]) -> ([KafkaTopicPartition: Int], Actions) {
+    mutating func beginRevoke(_ revoked: [KafkaTopicPartition], drain: Bool = false) -> ([KafkaTopicPartition: Int], Actions) {
         let revokedSet = Set(revoked)
         var epochs: [KafkaTopicPartition: Int] = [:]
         for partition in revoked where partitions[partition] != nil {
             partitions[partition]!.revoking = true
+            partitions[partition]!.dropsQueued = !drain
             epochs[partition] = partitions[partition]!.epoch
         }
+        // A graceful revoke drains: queued records below a partition's highest finished one still run (``take(for:)``)
+        // until the revoke completes. A lost partition is already someone else's: nothing more of it starts.
         for lane in queues.keys where revokedSet.contains(lane.partition) {
-            queues[lane] = nil
+            if !drain || queues[lane]?.firstOffset.map(partitions[lane.partition]!.drains) != true { queues[lane] = nil }
         }
         var actions = Actions()
         settle(&actions)
@@ -262,6 +305,12 @@ struct WorkerScheduler: Sendable {
     /// Chunks of `partitions` still being run.
     func chunksRunning(of revoked: [KafkaTopicPartition]) -> Int {
         revoked.reduce(0) { $0 + (partitions[$1]?.chunksRunning ?? 0) }
+    }
+
+    /// Whether no lane of `partitions` runs or waits to run (their drain is over).
+    func isDrained(_ drained: [KafkaTopicPartition]) -> Bool {
+        let set = Set(drained)
+        return !running.contains { set.contains($0.partition) } && !waitingSet.contains { set.contains($0.partition) }
     }
 
     /// The offsets to commit for the revoked partitions (unless lost), and forgets them — each only if it is
@@ -289,12 +338,34 @@ struct WorkerScheduler: Sendable {
         waiting.removeAll { $0.partition == partition }
     }
 
-    /// Stops handing out chunks (shutdown). Running chunks finish their current record; the intake is let go.
+    /// Shutdown begins: the intake is let go, and every partition drains — lanes run only the queued records below
+    /// its highest finished one (lowest offsets first), so the commit can cover all finished work; records above it
+    /// never start. Running records finish. ``isDrained`` tells when the drain is over; ``halt()`` ends it early.
     mutating func stop() -> Actions {
         stopping = true
         var actions = Actions()
+        // Lanes with the lowest records first: when the grace period ends, the commit has come as far as it could.
+        let order = waiting.sorted { (queues[$0]?.firstOffset ?? .max) < (queues[$1]?.firstOffset ?? .max) }
+        waiting = Deque(order)
         settle(&actions)
         return actions
+    }
+
+    /// Nothing starts any more: the drain is over (grace period, forced stop). Running records finish or are abandoned.
+    mutating func halt() -> Actions {
+        stopping = true
+        halted = true
+        var actions = Actions()
+        settle(&actions)
+        return actions
+    }
+
+    /// No lane runs or waits to run: a stop's drain is over.
+    var isDrained: Bool { running.isEmpty && waiting.isEmpty }
+
+    /// Finished records above what each partition would commit now: delivered again after a restart.
+    var finishedAboveCommit: Int {
+        partitions.values.reduce(0) { $0 + $1.progress.finishedAboveCommit }
     }
 
     /// The offset each partition would commit now.
@@ -304,10 +375,19 @@ struct WorkerScheduler: Sendable {
         }.sorted { $0.topicPartition < $1.topicPartition }
     }
 
-    /// Whether records of this partition and epoch should still run.
+    /// Whether records of this partition and epoch should still run (no stop or revoke since they were taken).
     func isCurrent(_ partition: KafkaTopicPartition, epoch: Int) -> Bool {
         guard !stopping, let position = partitions.index(forKey: partition) else { return false }
         return partitions.values[position].epoch == epoch && !partitions.values[position].revoking
+    }
+
+    /// Whether the record at `offset` may start (or go on: a retry, a dead letter): its partition is current, or it
+    /// drains and the record lies below the highest finished one.
+    func mayRun(_ partition: KafkaTopicPartition, epoch: Int, offset: Int64) -> Bool {
+        guard !halted, let position = partitions.index(forKey: partition), partitions.values[position].epoch == epoch else {
+            return false
+        }
+        return !(stopping || partitions.values[position].revoking) || partitions.values[position].drains(offset)
     }
 
     private mutating func slot(for record: KafkaRecord, of partition: KafkaTopicPartition) -> Int {
@@ -331,8 +411,11 @@ struct WorkerScheduler: Sendable {
     /// An `.unordered` lane's record failed and will be retried: `remaining` (its chunk's records not started)
     /// and the lane's queue move to other lanes, so nothing waits behind the retry. Other modes keep their
     /// order: nothing moves.
-    mutating func laneBlocked(_ lane: LaneKey, remaining: [KafkaRecord]) -> (moved: Int, actions: Actions) {
-        guard limits.ordering == .unordered, limits.maxConcurrency > 1 else { return (0, Actions()) }
+    mutating func laneBlocked(_ lane: LaneKey, epoch: Int, remaining: [KafkaRecord]) -> (moved: Int, actions: Actions) {
+        // Only for the current assignment: records of an earlier one must never join a later one's queues (a revoke
+        // and a new assign can come between the retry's decision and this call).
+        guard limits.ordering == .unordered, limits.maxConcurrency > 1, !halted,
+              partitions[lane.partition]?.epoch == epoch else { return (0, Actions()) }
         blocked.insert(lane)
         inFlight -= remaining.count
         var actions = Actions()
@@ -349,7 +432,7 @@ struct WorkerScheduler: Sendable {
     mutating func laneUnblocked(_ lane: LaneKey) { blocked.remove(lane) }
 
     private mutating func start(_ lane: LaneKey, _ actions: inout Actions) {
-        guard !running.contains(lane) && !waitingSet.contains(lane) else { return }
+        guard !halted, !running.contains(lane) && !waitingSet.contains(lane) else { return }
         if running.count < limits.maxConcurrency {
             running.insert(lane)
             actions.startLanes.append(lane)
@@ -359,10 +442,14 @@ struct WorkerScheduler: Sendable {
         }
     }
 
+    /// The next waiting lane that has work; a draining partition's lane only with records below its highest
+    /// finished one (the others keep their queue, for a later rise of that bound).
     private mutating func startWaiting() -> LaneKey? {
+        guard !halted else { return nil }
         while let lane = waiting.popFirst() {
             waitingSet.remove(lane)
-            guard queues[lane] != nil, let state = partitions[lane.partition], !state.revoking else { continue }
+            guard let queue = queues[lane], let state = partitions[lane.partition] else { continue }
+            if stopping || state.revoking, queue.firstOffset.map(state.drains) != true { continue }
             running.insert(lane)
             return lane
         }

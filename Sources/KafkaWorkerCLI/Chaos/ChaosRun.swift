@@ -70,7 +70,7 @@ struct ChaosRun {
                 Foundation.signal(signal, SIG_DFL)
                 kill(getpid(), signal)
                 try? await Task.sleep(for: .seconds(5))
-                exit(128 + signal)
+                ProcessEnd.exit(128 + signal, clientsWithin: .zero)
             }
         }
         defer { interrupted.cancel() }

@@ -86,7 +86,7 @@ struct ChaosWorkerCommand: AsyncParsableCommand {
         let thread = Thread {
             while getppid() == pid { Thread.sleep(forTimeInterval: 0.5) }
             logger.error("the chaos harness is gone; exiting")
-            Foundation.exit(4)
+            ProcessEnd.exit(4, clientsWithin: .zero)
         }
         thread.name = "chaos-parent-watch"
         thread.start()

@@ -25,7 +25,7 @@ func handleTerminationSignals(for worker: KafkaWorker, logger: Logger) -> Task<V
                     if !worker.isStopped {
                         logger.critical("the stop did not finish in time; exiting without it",
                                         metadata: ["bound_s": "\(bound.components.seconds)"])
-                        exit(3)
+                        ProcessEnd.exit(3, clientsWithin: .zero)
                     }
                 }
             } else {
@@ -35,7 +35,7 @@ func handleTerminationSignals(for worker: KafkaWorker, logger: Logger) -> Task<V
                 try? await Task.sleep(for: .seconds(10))
                 if !worker.isStopped {
                     logger.critical("a handler ignores cancellation; exiting without it")
-                    exit(2)
+                    ProcessEnd.exit(2, clientsWithin: .zero)
                 }
                 return
             }

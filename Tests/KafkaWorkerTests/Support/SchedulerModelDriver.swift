@@ -91,6 +91,7 @@ extension SchedulerModel {
             case .block: return block(operation)
             case .stop:
                 stopped = true
+                passRunningRecords()
                 return absorb(scheduler.stop())
             }
         }
@@ -147,6 +148,11 @@ extension SchedulerModel {
                 for record in chunk.records where model[partition]?.received.contains(record.offset) != true {
                     return "chunk holds \(record.offset) of \(partition), never accepted"
                 }
+                // A draining partition (stop, revoke) hands out only records below its highest finished one.
+                if let state = model[partition], stopped || state.revoking,
+                   let above = chunk.records.first(where: { $0.offset >= state.finished.max() ?? .min }) {
+                    return "draining \(partition) handed out \(above.offset), not below its highest finished record"
+                }
             case .idle(let next):
                 if let next { tasks[index] = LaneTask(lane: next) } else { tasks.remove(at: index) }
             }
@@ -159,9 +165,10 @@ extension SchedulerModel {
             guard !holding.isEmpty else { return nil }
             let index = holding[Int(operation.a % UInt64(holding.count))]
             let count = min(1 + Int(operation.b % 3), tasks[index].chunk.count - tasks[index].done)
-            for _ in 0..<count {
+            for _ in 0..<count where mayStartNext(index) {
                 tasks[index].unreported.append(tasks[index].chunk[tasks[index].done].offset)
                 tasks[index].done += 1
+                tasks[index].pass = nil
             }
             return operation.c % 2 == 0 ? report(index) : nil
         }
@@ -179,8 +186,7 @@ extension SchedulerModel {
         /// The lane ends its chunk: all of it finished, or (its partition no longer current) the rest abandoned.
         mutating func chunkDone(_ operation: Operation) -> String? {
             let candidates = tasks.indices.filter { index in
-                tasks[index].holding && (tasks[index].done == tasks[index].chunk.count
-                    || !scheduler.isCurrent(tasks[index].lane.partition, epoch: tasks[index].epoch))
+                tasks[index].holding && (tasks[index].done == tasks[index].chunk.count || !mayStartNext(index))
             }
             guard !candidates.isEmpty else { return nil }
             return endChunk(candidates[Int(operation.a % UInt64(candidates.count))])
@@ -190,19 +196,21 @@ extension SchedulerModel {
             if let failure = report(index) { return failure }
             // A lane that handed records off kept only its chunk up to the retried record.
             let unfinished = tasks[index].chunk.count - tasks[index].done
-            let next = scheduler.chunkDone(lane: tasks[index].lane, epoch: tasks[index].epoch, unfinished: unfinished)
+            let next = scheduler.chunkDone(lane: tasks[index].lane, epoch: tasks[index].epoch, unfinished: unfinished,
+                                           returning: tasks[index].chunk[tasks[index].done...])
             tasks[index] = LaneTask(lane: next ?? tasks[index].lane)
             return nil
         }
 
         /// `.unordered`: the lane's current record is retried; the rest of its chunk goes to other lanes.
         mutating func block(_ operation: Operation) -> String? {
-            let holding = tasks.indices.filter { tasks[$0].holding && !tasks[$0].handedOff && tasks[$0].done < tasks[$0].chunk.count }
+            // A record is retried only while it may run (the runner asks before it backs off).
+            let holding = tasks.indices.filter { tasks[$0].holding && !tasks[$0].handedOff && mayStartNext($0) }
             guard !holding.isEmpty else { return nil }
             let index = holding[Int(operation.a % UInt64(holding.count))]
             let current = tasks[index].done
             let remaining = Array(tasks[index].chunk[(current + 1)...])
-            let (moved, actions) = scheduler.laneBlocked(tasks[index].lane, remaining: remaining)
+            let (moved, actions) = scheduler.laneBlocked(tasks[index].lane, epoch: tasks[index].epoch, remaining: remaining)
             if moved > 0 {
                 tasks[index].chunk = Array(tasks[index].chunk[...current])
                 tasks[index].handedOff = true
@@ -217,7 +225,8 @@ extension SchedulerModel {
             guard !owned.isEmpty else { return nil }
             let chosen = owned.enumerated().filter { (operation.a >> UInt64($0.offset)) & 1 == 1 }.map(\.element)
             let revoked = chosen.isEmpty ? [owned[0]] : chosen
-            let (epochs, actions) = scheduler.beginRevoke(revoked)
+            passRunningRecords()
+            let (epochs, actions) = scheduler.beginRevoke(revoked, drain: operation.b % 4 != 0)
             revoking.merge(epochs) { $1 }
             for partition in revoked { model[partition]!.revoking = true }
             return absorb(actions)
@@ -246,6 +255,22 @@ extension SchedulerModel {
         mutating func lose(_ operation: Operation) -> String? {
             if revoking.isEmpty, let failure = beginRevoke(operation) { return failure }
             return completeRevoke(operation, lost: true)
+        }
+
+        /// Whether a lane's next record may start: the scheduler says so, or it was already running when a stop or
+        /// revoke began (a running record always finishes).
+        func mayStartNext(_ index: Int) -> Bool {
+            let task = tasks[index]
+            guard task.done < task.chunk.count else { return false }
+            let offset = task.chunk[task.done].offset
+            return task.pass == offset || scheduler.mayRun(task.lane.partition, epoch: task.epoch, offset: offset)
+        }
+
+        /// A stop or revoke begins: each lane's next record counts as running (it may finish whatever the drain says).
+        mutating func passRunningRecords() {
+            for index in tasks.indices where tasks[index].holding && tasks[index].done < tasks[index].chunk.count {
+                if tasks[index].pass == nil, mayStartNext(index) { tasks[index].pass = tasks[index].chunk[tasks[index].done].offset }
+            }
         }
 
         // MARK: Invariants
@@ -287,9 +312,10 @@ extension SchedulerModel {
                 rounds += 1
                 if rounds > 100_000 { return "lanes never ran out of work" }
                 if tasks[0].holding {
-                    while tasks[0].done < tasks[0].chunk.count {
+                    while mayStartNext(0) {
                         tasks[0].unreported.append(tasks[0].chunk[tasks[0].done].offset)
                         tasks[0].done += 1
+                        tasks[0].pass = nil
                     }
                     if let failure = endChunk(0) { return failure }
                 } else if let failure = take(Operation(kind: .take, a: 0, b: 0, c: 0)) {
@@ -297,7 +323,16 @@ extension SchedulerModel {
                 }
                 if let failure = check() { return failure }
             }
-            if stopped { return nil }
+            if stopped {
+                // The drain is over: the commit covers every finished record (none is delivered again).
+                if !scheduler.isDrained { return "lanes ran out of work but the scheduler is not drained" }
+                for (partition, state) in model where state.epoch != nil || !state.received.isEmpty {
+                    guard let commit = state.committable, let above = state.finished.filter({ $0 >= commit }).min() else { continue }
+                    return "\(partition): finished \(above) lies above the commit \(commit) after the drain"
+                }
+                if scheduler.finishedAboveCommit != 0 { return "scheduler counts \(scheduler.finishedAboveCommit) finished above the commit" }
+                return nil
+            }
             if intakeWaiting { return "intake still parked with \(scheduler.buffered) held" }
             for (partition, state) in model where state.unfinished > 0 {
                 return "\(partition) holds \(state.unfinished) unfinished records and no lane runs them (stall)"
