@@ -69,7 +69,7 @@ public final class KafkaWorker: Service, Sendable {
     ) {
         self.init(configuration: configuration,
                   handler: .record(decoder, idempotency: idempotency, locking: locking, group: configuration.groupID, handler),
-                  store: StoreHooks(idempotency),
+                  store: StoreHooks(idempotency, decoder: decoder, group: configuration.groupID),
                   checkSettings: { () throws(KafkaConfigurationError) in
                       try locking?.validate()
                       try idempotency.cleanup?.validate()
@@ -87,7 +87,7 @@ public final class KafkaWorker: Service, Sendable {
     ) {
         self.init(configuration: configuration,
                   handler: .batch(decoder, idempotency: idempotency, group: configuration.groupID, batchHandler),
-                  store: StoreHooks(idempotency),
+                  store: StoreHooks(idempotency, decoder: decoder, group: configuration.groupID),
                   checkSettings: { () throws(KafkaConfigurationError) in try idempotency.cleanup?.validate() },
                   logger: logger, clock: clock, random: random)
     }
@@ -150,7 +150,7 @@ public final class KafkaWorker: Service, Sendable {
             }
         }
         guard let run else { return }
-        run.beginStop()
+        run.beginStop(halting: force)
         if force { run.forced.fire() }
         run.stopRequested.fire()
     }
@@ -199,7 +199,8 @@ public final class KafkaWorker: Service, Sendable {
             configuration: configuration, consumer: consumer,
             runner: RecordRunner(handler: handler, retry: configuration.retry, watchdog: configuration.watchdog,
                                  deadLetters: deadLetters, clock: clock, randomUnit: randomUnit, events: eventSink,
-                                 metrics: metrics, wakeup: WorkerSignal(latching: false)),
+                                 metrics: metrics, wakeup: WorkerSignal(latching: false),
+                                 markDeadLettered: store?.markDeadLettered),
             events: eventSink, metrics: metrics, logger: logger)
         relay.target.withLock { $0 = run }
         defer { relay.target.withLock { $0 = nil } }

@@ -16,6 +16,8 @@ struct RecordRunner: Sendable {
     let metrics: WorkerMetrics
     /// Fired on every revoke and on stop, so that sleeping records re-check whether they still count.
     let wakeup: WorkerSignal
+    /// With an idempotency store: marks a dead-lettered record processed, so it is not dead-lettered again.
+    var markDeadLettered: (@Sendable (KafkaRecord) async throws -> Void)? = nil
 
     /// Finished (handled, skipped as a duplicate, or dead-lettered) or abandoned (stop, revoke: not finished, so
     /// never committed).
@@ -96,7 +98,7 @@ struct RecordRunner: Sendable {
             if let (_, error) = outcome.rejected.first { throw error }
             return outcome.duplicates > 0
         }, retry: retry, watchdog: watchdog, deadLetters: deadLetters, clock: clock, randomUnit: randomUnit,
-           events: events, metrics: metrics, wakeup: wakeup)
+           events: events, metrics: metrics, wakeup: wakeup, markDeadLettered: markDeadLettered)
         for record in records {
             let outcome = await single.run(record, stillCurrent: stillCurrent)
             guard outcome != .abandoned else { break }
@@ -129,6 +131,16 @@ struct RecordRunner: Sendable {
         while true {
             do throws(KafkaError) {
                 try await deadLetters.publish(record, error: error, attempts: attempts)
+                // After the publish, never before: a crash between the two dead-letters the record twice, where the
+                // other order could mark it processed without a dead letter.
+                if let markDeadLettered {
+                    do { try await markDeadLettered(record) } catch {
+                        events.emit(WorkerEvent(kind: .deadLetterFailed, record: record.position, attempts: attempts,
+                                                error: String(describing: error),
+                                                message: "dead letter published, but not marked in the idempotency store; "
+                                                    + "a redelivery dead-letters it again"))
+                    }
+                }
                 metrics.deadLettered()
                 events.emit(WorkerEvent(kind: .deadLettered, record: record.position, attempts: attempts,
                                         error: deadLetters.describe(error),

@@ -1,13 +1,14 @@
 import KafkaClient
 
 extension WorkerRun {
-    /// Marks the run as stopping at once, on the caller's thread: no lane starts another record once `stop()` has
-    /// returned (the coordinator below is a task that may run a little later; a lane with a chunk of quick records
-    /// could otherwise run through it meanwhile). Idempotent.
-    func beginStop() {
+    /// Marks the run as stopping at once, on the caller's thread: once `stop()` has returned, lanes only start
+    /// records below their partition's highest finished one (the drain), and none at all when `halting` (a forced
+    /// stop). The coordinator below is a task that may run a little later; a lane with a chunk of quick records
+    /// could otherwise run through it meanwhile. Idempotent.
+    func beginStop(halting: Bool = false) {
         schedule { state in
             revocations.add(1, ordering: .relaxed)
-            return ((), state.stop())
+            return ((), halting ? state.halt() : state.stop())
         }
         runner.wakeup.fire()
     }
