@@ -12,31 +12,16 @@ import Testing
 struct GracefulStopRedeliveryTests {
     @Test("stop mid-backlog, restart: every record handled exactly once", arguments: [OrderingMode.key, .unordered])
     func stopAndRestart(ordering: OrderingMode) async throws {
-        let partitions = 3, count = 3_000
-        let topic = try KafkaTesting.topic("graceful-\(ordering)", partitions: partitions)
-        try await produce((0..<count).map { index in
-            itemRecord(topic: topic, id: "i\(index)", key: "k\(index % 97)", partition: Int32(index % partitions))
-        })
-        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
-        configuration.ordering = ordering
-        configuration.maxConcurrency = 32
+        let (count, configuration) = try await Self.backlog("graceful-\(ordering)", ordering: ordering)
         let ledger = Ledger()
-        // Keys 0–9 are slow (8 ms), the rest quick (0–1 ms): lanes drift apart within a partition.
-        let handler: @Sendable (WorkerRecord<Item>) async throws -> Void = { record in
-            let index = Int(record.value.id.dropFirst())!
-            try await Task.sleep(for: .milliseconds(index % 97 < 10 ? 8 : index % 2))
-            ledger.note(record.value.id)
-        }
-        let first = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
-                                              logger: KafkaTesting.logger, handler: handler))
+        let first = Self.worker(configuration, ledger)
         try await waitUntil("a third handled", within: .seconds(60)) { ledger.total >= count / 3 }
         try await first.stop()
         let handledFirst = ledger.total
         let stopped = try #require(first.events(.shutdown).last?.message)
         #expect(!stopped.contains("above the commit"), "\(stopped)")
 
-        let second = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
-                                               logger: KafkaTesting.logger, handler: handler))
+        let second = Self.worker(configuration, ledger)
         try await waitUntil("every record handled", within: .seconds(90)) { Set(ledger.order).count == count }
         try await Task.sleep(for: .milliseconds(300))
         try await second.stop()
@@ -101,5 +86,59 @@ struct GracefulStopRedeliveryTests {
         } else {
             #expect(twice.isEmpty, "\(twice.count) records of \(moved) handled by both: \(twice.prefix(10))")
         }
+    }
+
+    @Test("a forced stop mid-backlog (no drain): the commit's metadata lists what finished above it; the restart skips it",
+          arguments: [4_000, 12])
+    func forcedStopSkipsFinished(metadataBytes: Int) async throws {
+        let (count, backlog) = try await Self.backlog("forced-meta", ordering: .key)
+        var configuration = backlog
+        configuration.commitMetadataMaxBytes = metadataBytes
+        let ledger = Ledger()
+        let first = Self.worker(configuration, ledger)
+        try await waitUntil("a third handled", within: .seconds(60)) { ledger.total >= count / 3 }
+        try await first.stop(force: true)
+        let stopped = try #require(first.events(.shutdown).last?.message)
+        #expect(stopped.contains("above the commit"), "a forced stop leaves finished records above the commit: \(stopped)")
+
+        let second = Self.worker(configuration, ledger)
+        try await waitUntil("every record handled", within: .seconds(90)) { Set(ledger.order).count == count }
+        try await Task.sleep(for: .milliseconds(300))
+        try await second.stop()
+        let twice = ledger.attempts.filter { $0.value > 1 }.keys.sorted()
+        if metadataBytes >= 4_000 {
+            // Records running when the stop came were abandoned: those (at most one per lane) may come back.
+            #expect(twice.count <= configuration.maxConcurrency, "\(twice.count) handled twice: \(twice.prefix(10))")
+        } else {
+            // 12 bytes hold one small range at most: the rest comes back (at least once), and nothing is lost.
+            #expect(Set(ledger.order).count == count)
+        }
+    }
+
+    /// 3,000 records on 3 partitions, 97 keys, and a worker configuration with 32 lanes.
+    static func backlog(_ prefix: String, ordering: OrderingMode) async throws -> (count: Int, configuration: WorkerConfiguration) {
+        let partitions = 3, count = 3_000
+        let topic = try KafkaTesting.topic(prefix, partitions: partitions)
+        try await produce((0..<count).map { index in
+            itemRecord(topic: topic, id: "i\(index)", key: "k\(index % 97)", partition: Int32(index % partitions))
+        })
+        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
+        configuration.ordering = ordering
+        configuration.maxConcurrency = 32
+        return (count, configuration)
+    }
+
+    /// Keys 0–9 are slow (8 ms), the rest quick (0–1 ms): lanes drift apart within a partition.
+    static func drifting(_ ledger: Ledger) -> @Sendable (WorkerRecord<Item>) async throws -> Void {
+        { record in
+            let index = Int(record.value.id.dropFirst())!
+            try await Task.sleep(for: .milliseconds(index % 97 < 10 ? 8 : index % 2))
+            ledger.note(record.value.id)
+        }
+    }
+
+    static func worker(_ configuration: WorkerConfiguration, _ ledger: Ledger) -> RunningWorker {
+        RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                  logger: KafkaTesting.logger, handler: drifting(ledger)))
     }
 }

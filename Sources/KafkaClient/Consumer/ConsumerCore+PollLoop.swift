@@ -43,6 +43,7 @@ extension ConsumerCore {
             }
             reconcilePauses()
             performSeeks(rk: rk)
+            performCommits(rk: rk)
             headerRegistry.sweep()
             headerRegistry.freeRetired()
             var polledAt = generation.load(ordering: .relaxed)

@@ -1,5 +1,6 @@
 internal import Crdkafka
 import Dispatch
+import Logging
 
 extension ConsumerCore {
     /// librdkafka's rebalance callback, on the poll thread (or the thread closing the consumer).
@@ -20,6 +21,7 @@ extension ConsumerCore {
             || rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            let committed = hooks.readsCommitted ? Self.committed(rk: rk, partitions, logger: logger) : [:]
             let failure: KafkaError? = cooperative
                 ? rd_kafka_incremental_assign(rk, list).map { KafkaError(consuming: $0, operation: "assign") }
                 : Self.failure(rd_kafka_assign(rk, list), operation: "assign")
@@ -36,7 +38,7 @@ extension ConsumerCore {
                 state.pauseUnknown.formUnion(partitions)
                 state.pausesChanged = true
             }
-            hooks.assign(partitions, generation)
+            hooks.assign(partitions, generation, committed)
             reconcilePauses()
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)", "protocol": "\(cooperative ? "cooperative" : "eager")"])
             emit(KafkaConsumerEvent(kind: .assigned, partitions: partitions))
@@ -133,6 +135,25 @@ extension ConsumerCore {
             if rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT { return rd_kafka_event_error(event) }
         }
         return RD_KAFKA_RESP_ERR__TIMED_OUT
+    }
+
+    /// The group's committed offsets (with metadata) of `partitions`, read on this (poll) thread within
+    /// ``KafkaRebalanceHooks/committedReadTimeout``; empty when the read fails (the hook then goes without).
+    private static func committed(rk: OpaquePointer, _ partitions: [KafkaTopicPartition],
+                                  logger: Logger) -> [KafkaTopicPartition: KafkaTopicPartitionOffset] {
+        guard !partitions.isEmpty else { return [:] }
+        let list = RDKafkaTopicPartitionList(partitions)
+        let err = list.withPointer {
+            rd_kafka_committed(rk, $0, Int32(clamping: KafkaRebalanceHooks.committedReadTimeout.wholeMilliseconds))
+        }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            logger.warning("could not read the committed offsets of the assigned partitions",
+                           metadata: ["error": "\(KafkaError(rdCode: err, operation: "committed"))"])
+            return [:]
+        }
+        let failed = Set(list.errors(operation: "committed").map(\.0.topicPartition))
+        return Dictionary(list.offsets.filter { !failed.contains($0.topicPartition) }.map { ($0.topicPartition, $0) },
+                          uniquingKeysWith: { $1 })
     }
 
     private static func failure(_ err: rd_kafka_resp_err_t, operation: String) -> KafkaError? {

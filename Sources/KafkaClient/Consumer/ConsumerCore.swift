@@ -30,6 +30,8 @@ final class ConsumerCore: Sendable {
         var pausesChanged = false
         /// Seeks for the poll thread to run (``ConsumerCore/performSeeks(rk:)``).
         var pendingSeeks: [PendingSeek] = []
+        /// Offsets to commit from the poll thread (the newest per partition).
+        var pendingCommits: [KafkaTopicPartition: KafkaTopicPartitionOffset] = [:]
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
         var lastError: KafkaError?
     }

@@ -50,6 +50,13 @@ extension KafkaConsumer {
         }
     }
 
+    /// Commits `offsets` (with their metadata) without waiting: the poll thread sends them between two polls, for
+    /// the partitions still assigned then (a revoke in between leaves a partition out). The newest offset queued for
+    /// a partition wins. The result arrives as a `.committed` event.
+    public func commitInBackground(_ offsets: [KafkaTopicPartitionOffset]) {
+        core.commitFromPollThread(offsets)
+    }
+
     /// Starts a commit of the stored offsets without waiting; the result arrives as a `.committed` event.
     public func commitAsync() throws(KafkaError) {
         let err = rd_kafka_commit(client.pointer, nil, 1)

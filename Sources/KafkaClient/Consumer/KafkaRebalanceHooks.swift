@@ -12,7 +12,13 @@ public struct KafkaRebalanceHooks: Sendable {
     /// Partitions were assigned at assignment `generation`; fetching them may start right after. Poll thread;
     /// must not block. Records of these partitions in a batch of a lower generation were fetched under an
     /// earlier assignment (package: `KafkaRecordBatches.AsyncIterator.nextTagged()`).
-    package var assign: @Sendable (_ partitions: [KafkaTopicPartition], _ generation: Int) -> Void
+    package var assign: @Sendable (_ partitions: [KafkaTopicPartition], _ generation: Int,
+                                   _ committed: [KafkaTopicPartition: KafkaTopicPartitionOffset]) -> Void
+    /// Whether `assign` wants the group's committed offsets (with their metadata) of the assigned partitions: the
+    /// poll thread reads them first (bounded by ``committedReadTimeout``; left empty when that fails).
+    package var readsCommitted = false
+    /// How long the assign's read of committed offsets may take.
+    package static let committedReadTimeout: Duration = .seconds(5)
     /// Partitions are being revoked (`lost`: the group already moved them). Poll thread; must not block.
     package var revoke: @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) -> Void
     /// Awaited while the partitions are still owned (not for lost ones): finish in-flight work, store, commit.
@@ -33,17 +39,19 @@ public struct KafkaRebalanceHooks: Sendable {
                 onRevoke: @escaping @Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) -> Void = { _, _ in },
                 drain: @escaping @Sendable (_ partitions: [KafkaTopicPartition]) async -> Void = { _ in },
                 offsetsToCommit: @escaping @Sendable (_ partitions: [KafkaTopicPartition]) -> [KafkaTopicPartitionOffset] = { _ in [] }) {
-        self.assign = { partitions, _ in onAssign(partitions) }
+        self.assign = { partitions, _, _ in onAssign(partitions) }
         self.revoke = onRevoke
         self.drain = drain
         self.completeRevoke = { partitions, lost in lost ? [] : offsetsToCommit(partitions) }
     }
 
-    package init(assign: @escaping @Sendable ([KafkaTopicPartition], Int) -> Void,
+    package init(assign: @escaping @Sendable ([KafkaTopicPartition], Int, [KafkaTopicPartition: KafkaTopicPartitionOffset]) -> Void,
+                 readsCommitted: Bool = false,
                  revoke: @escaping @Sendable ([KafkaTopicPartition], Bool) -> Void,
                  drain: @escaping @Sendable ([KafkaTopicPartition]) async -> Void,
                  completeRevoke: @escaping @Sendable ([KafkaTopicPartition], Bool) -> [KafkaTopicPartitionOffset]) {
         self.assign = assign
+        self.readsCommitted = readsCommitted
         self.revoke = revoke
         self.drain = drain
         self.completeRevoke = completeRevoke

@@ -20,15 +20,20 @@ public struct KafkaTopicPartitionOffset: Sendable, Hashable, CustomStringConvert
     public var topicPartition: KafkaTopicPartition
     /// A real offset (≥ 0) or one of the ``KafkaOffset`` sentinels.
     public var offset: Int64
+    /// Text committed with the offset (the broker keeps it beside the offset, up to its
+    /// `offset.metadata.max.bytes`, 4,096 by default), and read back with committed offsets.
+    public var metadata: String?
 
-    public init(topic: String, partition: Int32, offset: Int64) {
+    public init(topic: String, partition: Int32, offset: Int64, metadata: String? = nil) {
         self.topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
         self.offset = offset
+        self.metadata = metadata
     }
 
-    public init(_ topicPartition: KafkaTopicPartition, offset: Int64) {
+    public init(_ topicPartition: KafkaTopicPartition, offset: Int64, metadata: String? = nil) {
         self.topicPartition = topicPartition
         self.offset = offset
+        self.metadata = metadata
     }
 
     public var topic: String { topicPartition.topic }

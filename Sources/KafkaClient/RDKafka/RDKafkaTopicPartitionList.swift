@@ -1,4 +1,7 @@
 internal import Crdkafka
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Owns an `rd_kafka_topic_partition_list_t`.
 final class RDKafkaTopicPartitionList {
@@ -11,7 +14,16 @@ final class RDKafkaTopicPartitionList {
     convenience init(_ offsets: [KafkaTopicPartitionOffset]) {
         self.init(capacity: offsets.count)
         for entry in offsets {
-            rd_kafka_topic_partition_list_add(pointer, entry.topic, entry.partition).pointee.offset = entry.offset
+            let element = rd_kafka_topic_partition_list_add(pointer, entry.topic, entry.partition)!
+            element.pointee.offset = entry.offset
+            if let metadata = entry.metadata, !metadata.isEmpty {
+                // The list frees it (with free()) when it is destroyed.
+                let bytes = Array(metadata.utf8)
+                let copy = malloc(bytes.count)!
+                bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                element.pointee.metadata = copy
+                element.pointee.metadata_size = bytes.count
+            }
         }
     }
 
@@ -50,8 +62,12 @@ final class RDKafkaTopicPartitionList {
         guard count > 0, let elems = list.pointee.elems else { return [] }
         return (0..<count).map { index in
             let element = elems[index]
+            let metadata = element.metadata.flatMap { bytes -> String? in
+                element.metadata_size > 0
+                    ? String(decoding: UnsafeRawBufferPointer(start: bytes, count: element.metadata_size), as: UTF8.self) : nil
+            }
             return (KafkaTopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition,
-                                              offset: element.offset), element.err)
+                                              offset: element.offset, metadata: metadata), element.err)
         }
     }
 }

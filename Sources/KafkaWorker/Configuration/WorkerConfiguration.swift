@@ -38,6 +38,12 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
     public var shutdownGracePeriod: Duration = .seconds(30)
     /// How often the summary line (throughput, error rate) is logged (default 60 s, as in the source chapter).
     public var summaryInterval: Duration = .seconds(60)
+    /// The byte budget for the finished offsets above each commit, written into the commit's metadata so that the
+    /// partition's next owner skips them (after a crash, a revoke, a stop past its grace period) instead of running
+    /// them again (default 4,000, within the broker's default `offset.metadata.max.bytes` of 4,096; 0: plain
+    /// commits). What does not fit is delivered again, as without; a broker that refuses the metadata turns it off.
+    /// Auto-commits carry it with librdkafka ≥ 2.2; revoke and shutdown commits with every version. Range 0...1 MiB.
+    public var commitMetadataMaxBytes = 4_000
 
     public init(bootstrapServers: [String], groupID: String, topics: [String]) {
         self.consumer = KafkaConsumerConfiguration(bootstrapServers: bootstrapServers, groupID: groupID)
@@ -80,6 +86,7 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
         try Self.check("shutdownGracePeriod", shutdownGracePeriod, .zero ... .seconds(3600))
         try Self.check("storePrepareTimeout", storePrepareTimeout, .zero ... .seconds(3600))
         try Self.check("summaryInterval", summaryInterval, .milliseconds(100) ... .seconds(86_400))
+        try Self.check("commitMetadataMaxBytes", commitMetadataMaxBytes, 0...(1 << 20))
     }
 
     static func check(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws(KafkaConfigurationError) {

@@ -48,6 +48,25 @@ struct PartitionProgress: Sendable {
         return size
     }
 
+    /// The finished records above the offset to commit, as ranges of offsets (ascending; offsets between two
+    /// received ones, which hold no record, join a range). Lazy: a reader that stops early pays for what it read.
+    var finishedRangesAboveCommit: FinishedRanges { FinishedRanges(offsets: offsets, finished: finished, start: head) }
+
+    struct FinishedRanges: Sequence, IteratorProtocol {
+        let offsets: [Int64]
+        let finished: [Bool]
+        var start: Int
+
+        mutating func next() -> ClosedRange<Int64>? {
+            while start < offsets.count && !finished[start] { start += 1 }
+            guard start < offsets.count else { return nil }
+            let low = offsets[start]
+            while start + 1 < offsets.count && finished[start + 1] { start += 1 }
+            defer { start += 1 }
+            return low...offsets[start]
+        }
+    }
+
     /// Finished records above the offset to commit (delivered again if the partition restarts from it).
     var finishedAboveCommit: Int { offsets.count - head - unfinished }
 

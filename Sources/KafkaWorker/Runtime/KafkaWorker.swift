@@ -69,7 +69,7 @@ public final class KafkaWorker: Service, Sendable {
     ) {
         self.init(configuration: configuration,
                   handler: .record(decoder, idempotency: idempotency, locking: locking, group: configuration.groupID, handler),
-                  store: StoreHooks(idempotency, decoder: decoder, group: configuration.groupID),
+                  store: StoreHooks(idempotency, group: configuration.groupID),
                   checkSettings: { () throws(KafkaConfigurationError) in
                       try locking?.validate()
                       try idempotency.cleanup?.validate()
@@ -87,7 +87,7 @@ public final class KafkaWorker: Service, Sendable {
     ) {
         self.init(configuration: configuration,
                   handler: .batch(decoder, idempotency: idempotency, group: configuration.groupID, batchHandler),
-                  store: StoreHooks(idempotency, decoder: decoder, group: configuration.groupID),
+                  store: StoreHooks(idempotency, group: configuration.groupID),
                   checkSettings: { () throws(KafkaConfigurationError) in try idempotency.cleanup?.validate() },
                   logger: logger, clock: clock, random: random)
     }
@@ -192,15 +192,20 @@ public final class KafkaWorker: Service, Sendable {
             eventSink.finish()
             return
         }
-        let relay = RebalanceRelay()
-        let consumer = try KafkaConsumer(configuration: configuration.consumer, rebalanceHooks: relay.hooks, logger: logger)
+        let relay = RebalanceRelay(readsCommitted: configuration.commitMetadataMaxBytes > 0)
+        // The worker commits itself (its commit loop, revokes, the shutdown): librdkafka's auto-commit would send the
+        // stored offsets without the finished offsets above them (librdkafka < 2.2 keeps no metadata for stored
+        // offsets), also when it closes, over a commit that carried them.
+        var consumerConfiguration = configuration.consumer
+        consumerConfiguration.commit.autoCommit = false
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, rebalanceHooks: relay.hooks, logger: logger)
         let deadLetters = try await makeDeadLetterPublisher()
         let run = WorkerRun(
             configuration: configuration, consumer: consumer,
             runner: RecordRunner(handler: handler, retry: configuration.retry, watchdog: configuration.watchdog,
                                  deadLetters: deadLetters, clock: clock, randomUnit: randomUnit, events: eventSink,
                                  metrics: metrics, wakeup: WorkerSignal(latching: false),
-                                 markDeadLettered: store?.markDeadLettered),
+                                 deadLetterMarks: store.map { ($0.wasDeadLettered, $0.markDeadLettered) }),
             events: eventSink, metrics: metrics, logger: logger)
         relay.target.withLock { $0 = run }
         defer { relay.target.withLock { $0 = nil } }
@@ -232,6 +237,9 @@ public final class KafkaWorker: Service, Sendable {
                     group.addTask { await run.coordinateShutdown() }
                     group.addTask { await run.summaryLoop() }
                     group.addTask { await run.maintenanceLoop() }
+                    if self.configuration.consumer.commit.autoCommit {
+                        group.addTask { await run.commitLoop(every: self.configuration.consumer.commit.interval) }
+                    }
                     if let store = self.store, let cleanup = store.cleanup {
                         group.addTask { await run.markerCleanupLoop(store, cleanup) }
                     }
@@ -310,14 +318,18 @@ public final class KafkaWorker: Service, Sendable {
 /// Lets the consumer's rebalance hooks reach the run, which is created after the consumer.
 private final class RebalanceRelay: Sendable {
     let target = Mutex<WorkerRun?>(nil)
+    /// Whether assignments read the committed offsets' metadata (finished offsets to skip).
+    let readsCommitted: Bool
+    init(readsCommitted: Bool) { self.readsCommitted = readsCommitted }
 
     /// Every state change runs synchronously on the poll thread, in the order of the rebalance; only the drain
     /// awaits. The run is set before the consumer subscribes, so no rebalance can find it missing.
     var hooks: KafkaRebalanceHooks {
         KafkaRebalanceHooks(
-            assign: { [self] partitions, generation in
-                self.target.withLock { $0 }?.partitionsAssigned(partitions, generation: generation)
+            assign: { [self] partitions, generation, committed in
+                self.target.withLock { $0 }?.partitionsAssigned(partitions, generation: generation, committed: committed)
             },
+            readsCommitted: readsCommitted,
             revoke: { [self] partitions, lost in self.target.withLock { $0 }?.beginRevoke(partitions, lost: lost) },
             drain: { [self] partitions in await self.target.withLock { $0 }?.drainRevoked(partitions) },
             completeRevoke: { [self] partitions, lost in

@@ -16,8 +16,10 @@ struct RecordRunner: Sendable {
     let metrics: WorkerMetrics
     /// Fired on every revoke and on stop, so that sleeping records re-check whether they still count.
     let wakeup: WorkerSignal
-    /// With an idempotency store: marks a dead-lettered record processed, so it is not dead-lettered again.
-    var markDeadLettered: (@Sendable (KafkaRecord) async throws -> Void)? = nil
+    /// With an idempotency store: whether a position was dead-lettered before, and recording that it was — so a
+    /// redelivered record is not dead-lettered twice.
+    var deadLetterMarks: (was: @Sendable (KafkaRecord) async throws -> Bool,
+                          mark: @Sendable (KafkaRecord) async throws -> Void)? = nil
 
     /// Finished (handled, skipped as a duplicate, or dead-lettered) or abandoned (stop, revoke: not finished, so
     /// never committed).
@@ -98,7 +100,7 @@ struct RecordRunner: Sendable {
             if let (_, error) = outcome.rejected.first { throw error }
             return outcome.duplicates > 0
         }, retry: retry, watchdog: watchdog, deadLetters: deadLetters, clock: clock, randomUnit: randomUnit,
-           events: events, metrics: metrics, wakeup: wakeup, markDeadLettered: markDeadLettered)
+           events: events, metrics: metrics, wakeup: wakeup, deadLetterMarks: deadLetterMarks)
         for record in records {
             let outcome = await single.run(record, stillCurrent: stillCurrent)
             guard outcome != .abandoned else { break }
@@ -127,14 +129,22 @@ struct RecordRunner: Sendable {
     private func deadLetter(_ record: KafkaRecord, error: any Error, attempts: Int,
                             stillCurrent: @Sendable () -> Bool) async -> Outcome {
         guard let deadLetters else { preconditionFailure("dead-lettering without a publisher") }
+        // Delivered again after its dead letter was published (its commit did not happen): skipped. When the store
+        // cannot tell, the record is dead-lettered (again, perhaps): at least once.
+        if let marks = deadLetterMarks, (try? await marks.was(record)) == true {
+            metrics.duplicatesSkipped(1)
+            events.emit(WorkerEvent(kind: .duplicateSkipped, record: record.position,
+                                    message: "already dead-lettered (delivered again); skipped"))
+            return .duplicate
+        }
         var failures = 0
         while true {
             do throws(KafkaError) {
                 try await deadLetters.publish(record, error: error, attempts: attempts)
                 // After the publish, never before: a crash between the two dead-letters the record twice, where the
                 // other order could mark it processed without a dead letter.
-                if let markDeadLettered {
-                    do { try await markDeadLettered(record) } catch {
+                if let marks = deadLetterMarks {
+                    do { try await marks.mark(record) } catch {
                         events.emit(WorkerEvent(kind: .deadLetterFailed, record: record.position, attempts: attempts,
                                                 error: String(describing: error),
                                                 message: "dead letter published, but not marked in the idempotency store; "

@@ -5,9 +5,24 @@ import Synchronization
 extension WorkerRun {
     /// Assignment (poll thread, before any of their records is handed over): fresh progress tracking (a new
     /// epoch) for the partitions; records fetched before `generation` are dropped as stale.
-    func partitionsAssigned(_ partitions: [KafkaTopicPartition], generation: Int) {
+    /// `committed`: the group's committed offsets with their metadata; the finished offsets a commit lists above
+    /// itself are skipped when they arrive (they ran before: a crash, a revoke, a stop past its grace period).
+    func partitionsAssigned(_ partitions: [KafkaTopicPartition], generation: Int,
+                            committed: [KafkaTopicPartition: KafkaTopicPartitionOffset] = [:]) {
         metrics.rebalance()
-        schedule { state in ((), state.assign(partitions, generation: generation)) }
+        var skip: [KafkaTopicPartition: [ClosedRange<Int64>]] = [:]
+        for (partition, offset) in committed where offset.offset >= 0 {
+            guard let metadata = offset.metadata, let ranges = FinishedOffsetsMetadata.decode(metadata) else { continue }
+            let above = ranges.filter { $0.upperBound >= offset.offset }
+                .map { max($0.lowerBound, offset.offset)...$0.upperBound }
+            if !above.isEmpty { skip[partition] = above }
+        }
+        schedule { state in ((), state.assign(partitions, generation: generation, skip: skip)) }
+        if !skip.isEmpty {
+            logger.info("records finished before above the committed offsets are skipped when they arrive",
+                        metadata: [LogKey.partitions: "\(skip.keys.sorted())",
+                                   "ranges": "\(skip.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.count)" })"])
+        }
         events.emit(WorkerEvent(kind: .assigned, partitions: partitions))
     }
 
@@ -56,14 +71,24 @@ extension WorkerRun {
         return offsets
     }
 
-    /// Stores `offsets` and commits synchronously, reporting the outcome as a `.committed` event.
+    /// Stores `offsets` and commits them synchronously (the list itself, with its metadata, which librdkafka < 2.2
+    /// does not keep for stored offsets), reporting the outcome as a `.committed` event. A broker that refuses the
+    /// metadata gets the same offsets again without it, and no metadata from then on.
     func commit(_ offsets: [KafkaTopicPartitionOffset]) async {
         let rejected = consumer.storeOffsets(offsets)
+        let accepted = offsets.filter { offset in !rejected.contains { $0.offset.topicPartition == offset.topicPartition } }
+        guard !accepted.isEmpty else { return }
         do throws(KafkaError) {
-            try await consumer.commit()
-            events.emit(WorkerEvent(kind: .committed, offsets: offsets.filter { offset in
-                !rejected.contains { $0.offset == offset }
-            }))
+            do {
+                try await consumer.commit(accepted)
+            } catch where error.code == .offsetMetadataTooLarge {
+                refuseCommitMetadata(error)
+                try await consumer.commit(accepted.map { KafkaTopicPartitionOffset($0.topicPartition, offset: $0.offset) })
+            }
+            confirmedCommits.withLock { confirmed in
+                for offset in accepted { confirmed[offset.topicPartition] = offset }
+            }
+            events.emit(WorkerEvent(kind: .committed, offsets: accepted))
         } catch {
             metrics.commitFailed(error.name)
             events.emit(WorkerEvent(kind: .committed, offsets: offsets, error: error.description,
@@ -71,16 +96,32 @@ extension WorkerRun {
         }
     }
 
-    /// Forwards the consumer's commit results (auto-commits and revoke commits included) and fatal errors.
+    /// Every `interval` (`consumer.commit.interval`, when `consumer.commit.autoCommit`): commits each partition's
+    /// committable offset, with the finished offsets above it as metadata, where it differs from what the broker last
+    /// confirmed (a failed commit is sent again next time). The poll thread sends it, only for partitions still
+    /// assigned.
+    func commitLoop(every interval: Duration) async {
+        while await sleepUnlessStopped(interval) {
+            let offsets = scheduler.withLock { $0.committableOffsets }
+            let changed = confirmedCommits.withLock { confirmed in offsets.filter { confirmed[$0.topicPartition] != $0 } }
+            if !changed.isEmpty { consumer.commitInBackground(changed) }
+        }
+    }
+
+    /// Forwards the consumer's commit results (the commit loop's and revoke commits included) and fatal errors.
     func forwardConsumerEvents() async {
         for await event in consumer.events {
             switch event.kind {
             case .committed:
+                if let error = event.error, error.code == .offsetMetadataTooLarge { refuseCommitMetadata(error) }
                 if let error = event.error {
                     metrics.commitFailed(error.name)
                     events.emit(WorkerEvent(kind: .committed, offsets: event.offsets, error: error.description,
                                             message: "commit failed; the records may be delivered again"))
                 } else if !event.offsets.isEmpty {
+                    confirmedCommits.withLock { confirmed in
+                        for offset in event.offsets { confirmed[offset.topicPartition] = offset }
+                    }
                     events.emit(WorkerEvent(kind: .committed, offsets: event.offsets))
                 }
             case .error where event.error?.isFatal == true:
@@ -89,6 +130,14 @@ extension WorkerRun {
                 break
             }
         }
+    }
+
+    /// The broker refused a commit's metadata: commits go plain from now on (what is finished above a commit is
+    /// then delivered again, as with any consumer).
+    func refuseCommitMetadata(_ error: KafkaError) {
+        scheduler.withLock { $0.disableCommitMetadata() }
+        logger.warning("the broker refuses the commit metadata (offset.metadata.max.bytes below commitMetadataMaxBytes); committing plain offsets from now on",
+                       metadata: [LogKey.error: "\(error)"])
     }
 
     /// Polls `condition` every 5 ms until it holds (`true`), the time is up or a forced stop (`false`).

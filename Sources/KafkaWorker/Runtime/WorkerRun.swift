@@ -26,6 +26,8 @@ final class WorkerRun: Sendable {
     let room = WorkerSignal(latching: false)
     /// Epochs of partitions whose revoke began and has not completed (poll thread).
     let revoking = Mutex<[KafkaTopicPartition: Int]>([:])
+    /// What the broker last confirmed per partition (offset and metadata): the commit loop sends what differs.
+    let confirmedCommits = Mutex<[KafkaTopicPartition: KafkaTopicPartitionOffset]>([:])
 
     init(configuration: WorkerConfiguration, consumer: KafkaConsumer, runner: RecordRunner, events: WorkerEventSink,
          metrics: WorkerMetrics, logger: Logger) {
@@ -40,7 +42,7 @@ final class WorkerRun: Sendable {
             ordering: configuration.ordering, maxConcurrency: configuration.maxConcurrency,
             chunkSize: configuration.maxBatchSize, maxBuffered: configuration.maxBufferedRecords,
             maxBufferedPerPartition: configuration.maxBufferedRecordsPerPartition,
-            maxBufferedBytes: configuration.maxBufferedBytes)))
+            maxBufferedBytes: configuration.maxBufferedBytes, commitMetadataMaxBytes: configuration.commitMetadataMaxBytes)))
         (laneStarts, laneStartSink) = AsyncStream.makeStream(of: LaneKey.self)
     }
 

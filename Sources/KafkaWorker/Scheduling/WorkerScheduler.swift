@@ -17,6 +17,8 @@ struct WorkerScheduler: Sendable {
         var maxBufferedPerPartition: Int
         /// Bytes (keys + values) held at which intake waits, like `maxBuffered`.
         var maxBufferedBytes: Int = .max
+        /// The budget for the finished offsets above a commit, written into its metadata (0: none).
+        var commitMetadataMaxBytes = 0
         /// Bytes one partition may hold before it is paused alone: a quarter of the worker's (resumes at half of it).
         var maxBufferedBytesPerPartition: Int { maxBufferedBytes == .max ? .max : max(1, maxBufferedBytes / 4) }
     }
@@ -56,6 +58,9 @@ struct WorkerScheduler: Sendable {
         var paused = false
         var chunksRunning = 0
         var lastStored: Int64?
+        /// Finished before this assignment (read from the committed offset's metadata): such records are taken as
+        /// finished when they arrive, not run again. Ascending; dropped as the records go by.
+        var skip: [ClosedRange<Int64>] = []
         /// The highest offset finished in this assignment. While the partition drains (stop, revoke), only records
         /// below it start: they fill the gaps lanes left, so the commit comes to cover every finished record.
         var highestFinished: Int64?
@@ -117,18 +122,37 @@ struct WorkerScheduler: Sendable {
     private(set) var inFlight = 0
     /// The intake waits for room (it received a batch that made the worker full): a wake-up is owed.
     private(set) var intakeParked = false
+    /// Records taken as finished on arrival because the commit's metadata listed them (see ``assign(_:generation:skip:)``).
+    private(set) var skippedAsFinished = 0
+    /// The metadata budget in force (0 once the broker refused metadata: commits go plain).
+    private var metadataBytes: Int
 
-    init(limits: Limits) { self.limits = limits }
+    init(limits: Limits) {
+        self.limits = limits
+        metadataBytes = limits.commitMetadataMaxBytes
+    }
+
+    /// The broker refused a commit's metadata (too large for it): later commits carry none.
+    mutating func disableCommitMetadata() { metadataBytes = 0 }
+
+    /// `offset` to store or commit for `partition`, with the finished offsets above it as metadata when there are any.
+    private func storing(_ partition: KafkaTopicPartition, _ offset: Int64, _ state: Partition) -> KafkaTopicPartitionOffset {
+        guard metadataBytes > 0, state.progress.finishedAboveCommit > 0 else { return KafkaTopicPartitionOffset(partition, offset: offset) }
+        return KafkaTopicPartitionOffset(partition, offset: offset, metadata: FinishedOffsetsMetadata.encode(
+            state.progress.finishedRangesAboveCommit, maxBytes: metadataBytes))
+    }
 
     var assignment: [KafkaTopicPartition] { partitions.keys.filter { !partitions[$0]!.revoking }.sorted() }
 
     /// Starts tracking newly assigned partitions (a fresh epoch: late results of an earlier assignment are ignored).
     /// Records polled at an assignment `generation` lower than `generation` were fetched before it: dropped.
-    mutating func assign(_ assigned: [KafkaTopicPartition], generation: Int = 0) -> Actions {
+    /// `skip`: offsets finished before (read from the committed offset's metadata), taken as finished on arrival.
+    mutating func assign(_ assigned: [KafkaTopicPartition], generation: Int = 0,
+                         skip: [KafkaTopicPartition: [ClosedRange<Int64>]] = [:]) -> Actions {
         var actions = Actions()
         for partition in assigned {
             if let earlier = partitions[partition] { forget(partition, earlier) }
-            partitions[partition] = Partition(epoch: nextEpoch, generation: generation)
+            partitions[partition] = Partition(epoch: nextEpoch, generation: generation, skip: skip[partition] ?? [])
             nextEpoch += 1
         }
         settle(&actions)
@@ -167,6 +191,10 @@ struct WorkerScheduler: Sendable {
         // its arrays, a lookup per record would hash the topic name per record).
         guard let position = partitions.index(forKey: partition), !partitions.values[position].revoking,
               generation >= partitions.values[position].generation else { return }
+        if !partitions.values[position].skip.isEmpty {
+            receiveSkipping(run, of: partition, at: position, &actions)
+            return
+        }
         var accepted = 0
         var acceptedBytes = 0
         let bytesBefore = partitions.values[position].progress.unfinishedBytes
@@ -197,6 +225,11 @@ struct WorkerScheduler: Sendable {
             }
             acceptedBytes = partitions.values[position].progress.unfinishedBytes - bytesBefore
         }
+        account(accepted, bytes: acceptedBytes, at: position)
+    }
+
+    /// Counts newly received records and sets the partition's own limit.
+    private mutating func account(_ accepted: Int, bytes acceptedBytes: Int, at position: Dictionary<KafkaTopicPartition, Partition>.Index) {
         guard accepted > 0 else { return }
         buffered += accepted
         bufferedBytes += acceptedBytes
@@ -207,6 +240,40 @@ struct WorkerScheduler: Sendable {
                 && partitions.values[position].progress.unfinished > 1) {
             partitions.values[position].overLimit = true
         }
+    }
+
+    /// The slow path of ``receive(_:generation:)`` while a partition still has offsets to skip (just after its
+    /// assignment): records listed as finished before are received and finished at once; the others are queued.
+    private mutating func receiveSkipping(_ run: ArraySlice<KafkaRecord>, of partition: KafkaTopicPartition,
+                                          at position: Dictionary<KafkaTopicPartition, Partition>.Index,
+                                          _ actions: inout Actions) {
+        var bySlot: [LaneKey: [KafkaRecord]] = [:]
+        var skipped: [Int64] = []
+        var accepted = 0
+        let bytesBefore = partitions.values[position].progress.unfinishedBytes
+        for record in run where partitions.values[position].receive(record.offset, size: record.byteCount) {
+            accepted += 1
+            while let first = partitions.values[position].skip.first, first.upperBound < record.offset {
+                partitions.values[position].skip.removeFirst()
+            }
+            if partitions.values[position].skip.first?.contains(record.offset) == true {
+                skipped.append(record.offset)
+            } else {
+                bySlot[LaneKey(partition: partition, slot: slot(for: record, of: partition)), default: []].append(record)
+            }
+        }
+        for (lane, records) in bySlot.sorted(by: { $0.key.slot < $1.key.slot }) {
+            queues[lane, default: LaneQueue()].append(records[...])
+            start(lane, &actions)
+        }
+        account(accepted, bytes: partitions.values[position].progress.unfinishedBytes - bytesBefore, at: position)
+        guard !skipped.isEmpty else { return }
+        skippedAsFinished += skipped.count
+        let (done, bytes, store) = partitions.values[position].finish(
+            skipped, resumeBelow: limits.maxBufferedPerPartition / 2, resumeBelowBytes: limits.maxBufferedBytesPerPartition / 2)
+        buffered -= done
+        bufferedBytes -= bytes
+        if let store { actions.store.append(storing(partition, store, partitions.values[position])) }
     }
 
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
@@ -243,7 +310,7 @@ struct WorkerScheduler: Sendable {
             offsets, resumeBelow: limits.maxBufferedPerPartition / 2, resumeBelowBytes: limits.maxBufferedBytesPerPartition / 2)
         buffered -= done
         bufferedBytes -= bytes
-        if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
+        if let store { actions.store.append(storing(partition, store, partitions.values[position])) }
         if (stopping || partitions.values[position].revoking) && !halted && partitions.values[position].highestFinished != highestBefore {
             // A drain's bound rose: lanes that stopped at the old one may have records below the new one.
             let state = partitions.values[position]
@@ -319,7 +386,7 @@ struct WorkerScheduler: Sendable {
         var offsets: [KafkaTopicPartitionOffset] = []
         for (partition, epoch) in epochs {
             guard let state = partitions[partition], state.epoch == epoch else { continue }
-            if let next = state.progress.committableOffset { offsets.append(KafkaTopicPartitionOffset(partition, offset: next)) }
+            if let next = state.progress.committableOffset { offsets.append(storing(partition, next, state)) }
             forget(partition, state)
         }
         var actions = Actions()
@@ -371,7 +438,7 @@ struct WorkerScheduler: Sendable {
     /// The offset each partition would commit now.
     var committableOffsets: [KafkaTopicPartitionOffset] {
         partitions.compactMap { partition, state in
-            state.progress.committableOffset.map { KafkaTopicPartitionOffset(partition, offset: $0) }
+            state.progress.committableOffset.map { storing(partition, $0, state) }
         }.sorted { $0.topicPartition < $1.topicPartition }
     }
 
