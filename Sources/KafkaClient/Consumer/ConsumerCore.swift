@@ -71,6 +71,11 @@ final class ConsumerCore: Sendable {
     // MARK: Pause and resume
 
     /// Pauses fetching of everything assigned (poll thread, when the hand-off buffer is full).
+    ///
+    /// The reader may have taken the buffer down to the low watermark since the poll thread's wait for it timed out:
+    /// it then found fetching not paused and will not resume it (it may be waiting for records). So the buffer is
+    /// checked again after the flag is set, and back-pressure left at once if it is low. The reader takes records
+    /// before it reads the flag, this thread sets the flag before it reads the buffer: one of them sees the other.
     func enterBackpressure() {
         let entered = state.withLock { state -> Bool in
             guard !state.backpressure else { return false }
@@ -79,6 +84,10 @@ final class ConsumerCore: Sendable {
             return true
         }
         guard entered else { return }
+        if handoff.isLow {
+            leaveBackpressure()
+            return
+        }
         logger.debug("hand-off buffer full: fetching paused", metadata: ["buffered": "\(handoff.count)"])
         reconcilePauses()
     }

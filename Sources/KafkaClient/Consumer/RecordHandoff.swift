@@ -76,6 +76,7 @@ final class RecordHandoff<Batch: HandoffBatch>: Sendable {
     var isAboveHigh: Bool { state.withLock { $0.count >= highWatermark || $0.bytes >= highWatermarkBytes } }
 
     /// At or below both low watermarks.
+    var isLow: Bool { state.withLock { isLow($0) } }
     private func isLow(_ state: State) -> Bool { state.count <= lowWatermark && state.bytes <= lowWatermarkBytes }
 
     /// Hands a batch to the reader (poll thread). Never blocks.
