@@ -6,6 +6,8 @@ public final class Latch<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
         var waiters: [Int: CheckedContinuation<Value?, Never>] = [:]
+        /// Each waiter's time limit, cancelled when the value comes (so no sleeping task outlives the wait).
+        var timers: [Int: Task<Void, Never>] = [:]
         var nextWaiter = 0
     }
     private let state = Mutex(State())
@@ -14,12 +16,16 @@ public final class Latch<Value: Sendable>: Sendable {
 
     /// Sets the value and wakes every waiter; later calls are ignored.
     public func resolve(_ value: Value) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Value?, Never>] in
-            guard state.value == nil else { return [] }
+        let (waiters, timers) = state.withLock { state -> ([CheckedContinuation<Value?, Never>], [Task<Void, Never>]) in
+            guard state.value == nil else { return ([], []) }
             state.value = value
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
+            defer {
+                state.waiters = [:]
+                state.timers = [:]
+            }
+            return (Array(state.waiters.values), Array(state.timers.values))
         }
+        for timer in timers { timer.cancel() }
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
@@ -36,10 +42,17 @@ public final class Latch<Value: Sendable>: Sendable {
                 continuation.resume(returning: state.withLock { $0.value })
                 return
             }
-            Task { [self] in
+            let timer = Task { [self] in
                 try? await Task.sleep(for: limit)
-                let expired = state.withLock { $0.waiters.removeValue(forKey: waiter) }
+                let expired = state.withLock { state in
+                    state.timers[waiter] = nil
+                    return state.waiters.removeValue(forKey: waiter)
+                }
                 expired?.resume(returning: nil)
+            }
+            state.withLock { state in
+                // Resolved meanwhile: the timer is not needed (resolve cancelled the others).
+                if state.waiters[waiter] != nil { state.timers[waiter] = timer } else { timer.cancel() }
             }
         }
     }

@@ -47,6 +47,7 @@ extension ConsumerCore {
             let lost = rd_kafka_assignment_lost(rk) != 0
             generation.add(1, ordering: .relaxed)
             handoff.purge(Set(partitions))
+            state.withLock { state in for partition in partitions { state.pendingCommits[partition] = nil } }
             logger.info(lost ? "partitions lost" : "partitions revoked", metadata: ["partitions": "\(partitions)"])
             emit(KafkaConsumerEvent(kind: lost ? .lost : .revoked, partitions: partitions))
             hooks.revoke(partitions, lost)
@@ -92,7 +93,15 @@ extension ConsumerCore {
         let refused = Set(list.errors(operation: "store offsets").map(\.0.topicPartition))
         let stored = offsets.filter { !refused.contains($0.topicPartition) }
         guard !stored.isEmpty else { return }
-        let err = Self.commit(rk: rk, stored, timeout: Self.revokeCommitTimeout)
+        let started = ContinuousClock.now
+        var err = Self.commit(rk: rk, stored, timeout: Self.revokeCommitTimeout)
+        if err == RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE {
+            // The broker keeps less metadata than was sent: the same offsets, plain, within what is left of the bound.
+            let plain = stored.map { KafkaTopicPartitionOffset($0.topicPartition, offset: $0.offset) }
+            let left = Self.revokeCommitTimeout - (ContinuousClock.now - started)
+            emit(KafkaConsumerEvent(kind: .committed, offsets: stored, error: KafkaError(rdCode: err, operation: "commit")))
+            err = left > .zero ? Self.commit(rk: rk, plain, timeout: left) : RD_KAFKA_RESP_ERR__TIMED_OUT
+        }
         let error: KafkaError? = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET
             ? nil : KafkaError(rdCode: err, operation: "commit")
         if let error { logger.warning("commit before revoke failed", metadata: ["error": "\(error)", "offsets": "\(stored)"]) }

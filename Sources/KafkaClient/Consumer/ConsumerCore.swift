@@ -30,8 +30,9 @@ final class ConsumerCore: Sendable {
         var pausesChanged = false
         /// Seeks for the poll thread to run (``ConsumerCore/performSeeks(rk:)``).
         var pendingSeeks: [PendingSeek] = []
-        /// Offsets to commit from the poll thread (the newest per partition).
-        var pendingCommits: [KafkaTopicPartition: KafkaTopicPartitionOffset] = [:]
+        /// Offsets to commit from the poll thread (the newest per partition), with the assignment generation they
+        /// belong to, if known.
+        var pendingCommits: [KafkaTopicPartition: (offset: KafkaTopicPartitionOffset, generation: Int?)] = [:]
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
         var lastError: KafkaError?
     }

@@ -51,10 +51,17 @@ extension KafkaConsumer {
     }
 
     /// Commits `offsets` (with their metadata) without waiting: the poll thread sends them between two polls, for
-    /// the partitions still assigned then (a revoke in between leaves a partition out). The newest offset queued for
-    /// a partition wins. The result arrives as a `.committed` event.
+    /// the partitions still assigned then (a revoke in between drops them). The newest offset queued for a partition
+    /// wins. The result arrives as a `.committed` event.
     public func commitInBackground(_ offsets: [KafkaTopicPartitionOffset]) {
-        core.commitFromPollThread(offsets)
+        core.commitFromPollThread(offsets, generations: [:])
+    }
+
+    /// Like ``commitInBackground(_:)``, each offset only if its partition is still in the assignment `generations`
+    /// names (the generation the assign hook was given): an offset read before a revoke and a new assignment of the
+    /// same partition is dropped.
+    package func commitInBackground(_ offsets: [KafkaTopicPartitionOffset], generations: [KafkaTopicPartition: Int]) {
+        core.commitFromPollThread(offsets, generations: generations)
     }
 
     /// Starts a commit of the stored offsets without waiting; the result arrives as a `.committed` event.

@@ -22,7 +22,8 @@ public enum KafkaLibrary {
     /// thread that ends during that clean-up crashes the process (seen: SIGSEGV in `init_thread_deregister`).
     /// Wait here, flush what was written, then end the process with `_exit`.
     public static func waitUntilClientsDestroyed(within limit: Duration) -> Bool {
-        rd_kafka_wait_destroyed(Int32(clamping: max(0, limit.wholeMilliseconds))) == 0
+        // librdkafka 2.0.2 turns the milliseconds into microseconds in an `int`: keep below its range.
+        rd_kafka_wait_destroyed(Int32(clamping: min(max(0, limit.wholeMilliseconds), 2_000_000))) == 0
     }
 
     /// `major.minor.revision` in librdkafka's `0xMMmmrrxx` form (`xx` = 0, below every release of that version).

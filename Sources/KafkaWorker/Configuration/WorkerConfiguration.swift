@@ -42,7 +42,8 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
     /// partition's next owner skips them (after a crash, a revoke, a stop past its grace period) instead of running
     /// them again (default 4,000, within the broker's default `offset.metadata.max.bytes` of 4,096; 0: plain
     /// commits). What does not fit is delivered again, as without; a broker that refuses the metadata turns it off.
-    /// Auto-commits carry it with librdkafka ≥ 2.2; revoke and shutdown commits with every version. Range 0...1 MiB.
+    /// The worker sends every commit itself (its commit loop, revokes, the shutdown), so each carries it, with every
+    /// librdkafka version. Range 0...1 MiB.
     public var commitMetadataMaxBytes = 4_000
 
     public init(bootstrapServers: [String], groupID: String, topics: [String]) {

@@ -37,10 +37,10 @@ struct StoreHooks: Sendable {
         }
     }
 
-    /// The marker of a dead-lettered position. Its key cannot be a dedup key of a record: text keys starting with
-    /// U+0001 are stored in the binary form (``DedupKeyEncoding``), whose prefix differs.
+    /// The marker of a dead-lettered position. Its key is no record's stored dedup key: it starts with the binary
+    /// prefix (``DedupKeyEncoding/binaryPrefix``), after which a stored key holds only lowercase hex digits.
     static func deadLetterMarker(_ record: KafkaRecord, group: String) -> ProcessedMarker {
-        ProcessedMarker(group: group, key: "\u{1}dead-letter:\(record.topic)/\(record.partition)/\(record.offset)",
+        ProcessedMarker(group: group, key: DedupKeyEncoding.binaryPrefix + "dead-letter/\(record.topic)/\(record.partition)/\(record.offset)",
                         topic: record.topic, partition: record.partition, offset: record.offset)
     }
 }

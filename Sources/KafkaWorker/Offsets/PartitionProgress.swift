@@ -10,7 +10,8 @@ struct PartitionProgress: Sendable {
     /// Bytes of each record (key + value), for the worker's byte limit.
     private var sizes: [Int] = []
     private var head = 0
-    private var lastReceived: Int64?
+    /// The highest offset received.
+    private(set) var lastReceived: Int64?
 
     /// Records received and not finished.
     private(set) var unfinished = 0

@@ -12,12 +12,13 @@ extension WorkerRun {
         metrics.rebalance()
         var skip: [KafkaTopicPartition: [ClosedRange<Int64>]] = [:]
         for (partition, offset) in committed where offset.offset >= 0 {
-            guard let metadata = offset.metadata, let ranges = FinishedOffsetsMetadata.decode(metadata) else { continue }
-            let above = ranges.filter { $0.upperBound >= offset.offset }
-                .map { max($0.lowerBound, offset.offset)...$0.upperBound }
-            if !above.isEmpty { skip[partition] = above }
+            guard let metadata = offset.metadata,
+                  let ranges = FinishedOffsetsMetadata.decode(metadata, committed: offset.offset) else { continue }
+            skip[partition] = ranges
         }
         schedule { state in ((), state.assign(partitions, generation: generation, skip: skip)) }
+        // What the broker confirmed before may have been overwritten by another owner since: send afresh.
+        confirmedCommits.withLock { confirmed in for partition in partitions { confirmed[partition] = nil } }
         if !skip.isEmpty {
             logger.info("records finished before above the committed offsets are skipped when they arrive",
                         metadata: [LogKey.partitions: "\(skip.keys.sorted())",
@@ -44,7 +45,8 @@ extension WorkerRun {
         // Records running finish, and queued ones below each partition's highest finished record run too: the
         // commit then covers everything finished, and the next owner starts after it.
         let drained = await waitUntil(within: configuration.revokeDrainTimeout) {
-            self.scheduler.withLock { $0.isDrained(partitions) }
+            self.flushAllLanes()
+            return self.scheduler.withLock { $0.isDrained(partitions) }
         }
         if !drained {
             logger.warning("revoked partitions still have records running; they will not be committed",
@@ -102,9 +104,12 @@ extension WorkerRun {
     /// assigned.
     func commitLoop(every interval: Duration) async {
         while await sleepUnlessStopped(interval) {
-            let offsets = scheduler.withLock { $0.committableOffsets }
-            let changed = confirmedCommits.withLock { confirmed in offsets.filter { confirmed[$0.topicPartition] != $0 } }
-            if !changed.isEmpty { consumer.commitInBackground(changed) }
+            let offsets = scheduler.withLock { $0.committableOffsetsByGeneration }
+            let changed = confirmedCommits.withLock { confirmed in offsets.filter { confirmed[$0.offset.topicPartition] != $0.offset } }
+            if !changed.isEmpty {
+                consumer.commitInBackground(changed.map(\.offset), generations: Dictionary(
+                    changed.map { ($0.offset.topicPartition, $0.generation) }, uniquingKeysWith: { $1 }))
+            }
         }
     }
 

@@ -24,8 +24,11 @@ extension WorkerRun {
         consumer.pause(consumer.assignment)
 
         // Lanes finish what runs and the queued records below each partition's highest finished one (lowest first).
+        // Lanes' finished records are handed in as the drain goes (a lane inside a slow record holds some): they
+        // raise the drain bound.
         let drained = await waitUntil(within: configuration.shutdownGracePeriod) {
-            self.scheduler.withLock { $0.isDrained }
+            self.flushAllLanes()
+            return self.scheduler.withLock { $0.isDrained }
         }
         if !drained {
             let left = scheduler.withLock { $0.inFlight }

@@ -46,18 +46,14 @@ final class WorkerRun: Sendable {
         (laneStarts, laneStartSink) = AsyncStream.makeStream(of: LaneKey.self)
     }
 
-    /// Applies the scheduler's decisions. Stores happen under the scheduler lock so that two lanes can never
-    /// apply them out of order (an older offset stored after a newer one; `rd_kafka_offsets_store` does not
-    /// block). Pauses and resumes only record what is wanted: the poll thread applies them outside every lock.
+    /// Applies the scheduler's decisions. Pauses and resumes only record what is wanted: the poll thread applies them
+    /// outside every lock. The offsets it would store are not handed to librdkafka: the worker commits itself, from
+    /// the scheduler's committable offsets (its commit loop, revokes, the shutdown), with their metadata.
     func schedule<T>(_ body: (inout WorkerScheduler) -> (T, WorkerScheduler.Actions)) -> T {
         let (result, lanes) = scheduler.withLock { state -> (T, ([LaneKey], Bool)) in
             let (result, actions) = body(&state)
             if !actions.pause.isEmpty { consumer.pause(actions.pause) }
             if !actions.resume.isEmpty { consumer.resume(actions.resume) }
-            if !actions.store.isEmpty {
-                let rejected = consumer.storeOffsets(actions.store)
-                if !rejected.isEmpty { logger.debug("stored offsets refused", metadata: [LogKey.offsets: "\(rejected)"]) }
-            }
             return (result, (actions.startLanes, actions.wakeIntake))
         }
         for lane in lanes.0 { laneStartSink.yield(lane) }
@@ -148,11 +144,11 @@ final class WorkerRun: Sendable {
                           slot: LaneBoard.Slot) async -> (Int, ArraySlice<KafkaRecord>) {
         let partition = lane.partition
         let epoch = chunk.epoch
-        // The record being run: whether it may go on (a retry, a dead letter) depends on its offset while its
-        // partition drains (stop, revoke).
-        let running = RunningOffset(chunk.records.first!.offset)
+        // Whether a failed record may be tried again (a retry, a dead letter): not once its partition drains (stop,
+        // revoke) — a drain runs each record's attempt in progress or first attempt, never a backoff that would hold
+        // the stop or the rebalance for its whole bound; the record stays unfinished and comes back.
         let stillCurrent: @Sendable () -> Bool = { [self] in
-            self.scheduler.withLock { $0.mayRun(partition, epoch: epoch, offset: running.offset) }
+            self.scheduler.withLock { $0.isCurrent(partition, epoch: epoch) }
         }
         metrics.inFlight.record(chunk.records.count)
         if case .perBatch = runner.handler {
@@ -173,7 +169,6 @@ final class WorkerRun: Sendable {
         // One clock reading per record: a record ends when the next one starts.
         var now = lastFlush
         for (index, record) in chunk.records.enumerated() {
-            running.offset = record.offset
             let current = revocations.load(ordering: .relaxed)
             if current != generation || checkEach {
                 generation = current
@@ -288,15 +283,5 @@ final class WorkerRun: Sendable {
             group.cancelAll()
             return first && !stopRequested.hasFired
         }
-    }
-}
-
-/// The offset of the record a lane runs, for the checks made while it runs (retries, dead letters).
-final class RunningOffset: Sendable {
-    private let value: Atomic<Int64>
-    init(_ offset: Int64) { value = Atomic(offset) }
-    var offset: Int64 {
-        get { value.load(ordering: .relaxed) }
-        set { value.store(newValue, ordering: .relaxed) }
     }
 }

@@ -135,11 +135,17 @@ struct WorkerScheduler: Sendable {
     /// The broker refused a commit's metadata (too large for it): later commits carry none.
     mutating func disableCommitMetadata() { metadataBytes = 0 }
 
-    /// `offset` to store or commit for `partition`, with the finished offsets above it as metadata when there are any.
-    private func storing(_ partition: KafkaTopicPartition, _ offset: Int64, _ state: Partition) -> KafkaTopicPartitionOffset {
-        guard metadataBytes > 0, state.progress.finishedAboveCommit > 0 else { return KafkaTopicPartitionOffset(partition, offset: offset) }
+    /// `offset` to commit for `partition`, with the finished offsets above it as metadata when there are any: those
+    /// finished in this assignment, then those listed by the commit it started from that have not arrived yet (they
+    /// were finished before; a commit without them would make the next owner run them again).
+    private func committing(_ partition: KafkaTopicPartition, _ offset: Int64, _ state: Partition) -> KafkaTopicPartitionOffset {
+        guard metadataBytes > 0, state.progress.finishedAboveCommit > 0 || !state.skip.isEmpty else {
+            return KafkaTopicPartitionOffset(partition, offset: offset)
+        }
+        let received = state.progress.lastReceived ?? (offset - 1)
+        let notArrived = state.skip.lazy.filter { $0.upperBound > received }.map { max($0.lowerBound, received + 1)...$0.upperBound }
         return KafkaTopicPartitionOffset(partition, offset: offset, metadata: FinishedOffsetsMetadata.encode(
-            state.progress.finishedRangesAboveCommit, maxBytes: metadataBytes))
+            committed: offset, state.progress.finishedRangesAboveCommit, then: notArrived, maxBytes: metadataBytes))
     }
 
     var assignment: [KafkaTopicPartition] { partitions.keys.filter { !partitions[$0]!.revoking }.sorted() }
@@ -273,7 +279,7 @@ struct WorkerScheduler: Sendable {
             skipped, resumeBelow: limits.maxBufferedPerPartition / 2, resumeBelowBytes: limits.maxBufferedBytesPerPartition / 2)
         buffered -= done
         bufferedBytes -= bytes
-        if let store { actions.store.append(storing(partition, store, partitions.values[position])) }
+        if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
     }
 
     /// The next records for a running lane, or `.idle` (the lane stops and maybe hands its slot on).
@@ -310,7 +316,7 @@ struct WorkerScheduler: Sendable {
             offsets, resumeBelow: limits.maxBufferedPerPartition / 2, resumeBelowBytes: limits.maxBufferedBytesPerPartition / 2)
         buffered -= done
         bufferedBytes -= bytes
-        if let store { actions.store.append(storing(partition, store, partitions.values[position])) }
+        if let store { actions.store.append(KafkaTopicPartitionOffset(partition, offset: store)) }
         if (stopping || partitions.values[position].revoking) && !halted && partitions.values[position].highestFinished != highestBefore {
             // A drain's bound rose: lanes that stopped at the old one may have records below the new one.
             let state = partitions.values[position]
@@ -361,8 +367,10 @@ struct WorkerScheduler: Sendable {
         }
         // A graceful revoke drains: queued records below a partition's highest finished one still run (``take(for:)``)
         // until the revoke completes. A lost partition is already someone else's: nothing more of it starts.
-        for lane in queues.keys where revokedSet.contains(lane.partition) {
-            if !drain || queues[lane]?.firstOffset.map(partitions[lane.partition]!.drains) != true { queues[lane] = nil }
+        if !drain {
+            for lane in queues.keys where revokedSet.contains(lane.partition) { queues[lane] = nil }
+            waiting.removeAll { revokedSet.contains($0.partition) }
+            waitingSet = waitingSet.filter { !revokedSet.contains($0.partition) }
         }
         var actions = Actions()
         settle(&actions)
@@ -374,10 +382,15 @@ struct WorkerScheduler: Sendable {
         revoked.reduce(0) { $0 + (partitions[$1]?.chunksRunning ?? 0) }
     }
 
-    /// Whether no lane of `partitions` runs or waits to run (their drain is over).
+    /// Whether no lane of `partitions` runs, or waits for a slot with records below its partition's drain bound
+    /// (their drain is over).
     func isDrained(_ drained: [KafkaTopicPartition]) -> Bool {
         let set = Set(drained)
-        return !running.contains { set.contains($0.partition) } && !waitingSet.contains { set.contains($0.partition) }
+        guard !running.contains(where: { set.contains($0.partition) }) else { return false }
+        return !waitingSet.contains { lane in
+            guard set.contains(lane.partition), let state = partitions[lane.partition] else { return false }
+            return queues[lane]?.firstOffset.map(state.drains) == true
+        }
     }
 
     /// The offsets to commit for the revoked partitions (unless lost), and forgets them — each only if it is
@@ -386,7 +399,7 @@ struct WorkerScheduler: Sendable {
         var offsets: [KafkaTopicPartitionOffset] = []
         for (partition, epoch) in epochs {
             guard let state = partitions[partition], state.epoch == epoch else { continue }
-            if let next = state.progress.committableOffset { offsets.append(storing(partition, next, state)) }
+            if let next = state.progress.committableOffset { offsets.append(committing(partition, next, state)) }
             forget(partition, state)
         }
         var actions = Actions()
@@ -437,9 +450,15 @@ struct WorkerScheduler: Sendable {
 
     /// The offset each partition would commit now.
     var committableOffsets: [KafkaTopicPartitionOffset] {
+        committableOffsetsByGeneration.map(\.offset)
+    }
+
+    /// The offset each partition would commit now, with the consumer's assignment generation it belongs to (a commit
+    /// sent later is dropped if the partition was assigned again meanwhile).
+    var committableOffsetsByGeneration: [(offset: KafkaTopicPartitionOffset, generation: Int)] {
         partitions.compactMap { partition, state in
-            state.progress.committableOffset.map { storing(partition, $0, state) }
-        }.sorted { $0.topicPartition < $1.topicPartition }
+            state.progress.committableOffset.map { (committing(partition, $0, state), state.generation) }
+        }.sorted { $0.offset.topicPartition < $1.offset.topicPartition }
     }
 
     /// Whether records of this partition and epoch should still run (no stop or revoke since they were taken).

@@ -205,7 +205,10 @@ extension SchedulerModel {
         /// `.unordered`: the lane's current record is retried; the rest of its chunk goes to other lanes.
         mutating func block(_ operation: Operation) -> String? {
             // A record is retried only while it may run (the runner asks before it backs off).
-            let holding = tasks.indices.filter { tasks[$0].holding && !tasks[$0].handedOff && mayStartNext($0) }
+            let holding = tasks.indices.filter {
+                tasks[$0].holding && !tasks[$0].handedOff && mayStartNext($0)
+                    && scheduler.isCurrent(tasks[$0].lane.partition, epoch: tasks[$0].epoch)
+            }
             guard !holding.isEmpty else { return nil }
             let index = holding[Int(operation.a % UInt64(holding.count))]
             let current = tasks[index].done
