@@ -36,6 +36,11 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
     public var storePrepareTimeout: Duration = .seconds(30)
     /// How long a graceful shutdown waits for in-flight records (default 30 s).
     public var shutdownGracePeriod: Duration = .seconds(30)
+    /// How long, within the grace period, a graceful shutdown also runs queued records below each partition's
+    /// highest finished one, so the commit covers every finished record (default 5 s; 0: only the records running).
+    /// Past it no record starts and the running ones have the rest of the grace period; what finished above the
+    /// commit is then listed in its metadata (``commitMetadataMaxBytes``). Range 0...1 h.
+    public var shutdownDrainTimeout: Duration = .seconds(5)
     /// How often the summary line (throughput, error rate) is logged (default 60 s, as in the source chapter).
     public var summaryInterval: Duration = .seconds(60)
     /// The byte budget for the finished offsets above each commit, written into the commit's metadata so that the
@@ -85,6 +90,7 @@ public struct WorkerConfiguration: Sendable, CustomStringConvertible {
                     + "(\(consumer.rebalanceHookTimeout)), which bounds the revoke's drain")
         }
         try Self.check("shutdownGracePeriod", shutdownGracePeriod, .zero ... .seconds(3600))
+        try Self.check("shutdownDrainTimeout", shutdownDrainTimeout, .zero ... .seconds(3600))
         try Self.check("storePrepareTimeout", storePrepareTimeout, .zero ... .seconds(3600))
         try Self.check("summaryInterval", summaryInterval, .milliseconds(100) ... .seconds(86_400))
         try Self.check("commitMetadataMaxBytes", commitMetadataMaxBytes, 0...(1 << 20))

@@ -25,10 +25,21 @@ extension WorkerRun {
 
         // Lanes finish what runs and the queued records below each partition's highest finished one (lowest first).
         // Lanes' finished records are handed in as the drain goes (a lane inside a slow record holds some): they
-        // raise the drain bound.
-        let drained = await waitUntil(within: configuration.shutdownGracePeriod) {
+        // raise the drain bound. The drain has `shutdownDrainTimeout` of the grace period; then nothing more starts
+        // and the records running have the rest of it.
+        let started = ContinuousClock.now
+        var drained = await waitUntil(within: min(configuration.shutdownDrainTimeout, configuration.shutdownGracePeriod)) {
             self.flushAllLanes()
             return self.scheduler.withLock { $0.isDrained }
+        }
+        if !drained {
+            schedule { state in ((), state.halt()) }
+            runner.wakeup.fire()
+            let left = configuration.shutdownGracePeriod - (ContinuousClock.now - started)
+            drained = await waitUntil(within: max(left, .zero)) {
+                self.flushAllLanes()
+                return self.scheduler.withLock { $0.inFlight } == 0
+            }
         }
         if !drained {
             let left = scheduler.withLock { $0.inFlight }

@@ -58,6 +58,7 @@ final class ChaosFaults: Sendable {
                     if await slot.waitForExit(within: .seconds(35)) == nil {
                         log("worker \(worker) did not exit within 35 s of SIGTERM; killing it")
                         let name = slot.running?.name ?? "w\(worker)"
+                        if let pid = slot.running?.pid { await Self.dumpStacks(pid: pid, to: slot.folder.appendingPathComponent("\(name).stacks.txt"), log: log) }
                         slot.send(SIGKILL)
                         _ = await slot.waitForExit(within: .seconds(10))
                         unclean.withLock { $0.append(ChaosExit(name: name, signal: SIGKILL, status: 0, sent: SIGTERM)) }
@@ -128,6 +129,14 @@ final class ChaosFaults: Sendable {
     private func embedded() throws -> EmbeddedKafkaCluster {
         guard let cluster else { throw ChaosFailure("this fault needs the embedded cluster") }
         return cluster
+    }
+
+    /// Writes every thread's stack of a worker that hangs (gdb, when installed) before it is killed: a hang seen once
+    /// says where it hung.
+    static func dumpStacks(pid: Int32, to file: URL, log: @Sendable (String) -> Void) async {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return }
+        let command = "timeout 60 /usr/bin/gdb -p \(pid) -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 40' > '\(file.path)' 2>&1"
+        if (try? await runShell(command, within: .seconds(70))) != nil { log("its threads' stacks: \(file.path)") }
     }
 
     /// Runs `command` with /bin/sh; fails on a non-zero status or when it takes longer than `limit`.

@@ -33,7 +33,7 @@ final class ChaosWorkerSlot: Sendable {
     let index: Int
     private let executable: URL
     private let arguments: @Sendable (String) -> [String]
-    private let folder: URL
+    let folder: URL
     /// Added to the harness's environment (the PostgreSQL URL travels here, not on the command line).
     private let environment: [String: String]
     /// `@unchecked Sendable`: `Process` is only read for its pid after `run()`; the latch is filled by its termination handler.
