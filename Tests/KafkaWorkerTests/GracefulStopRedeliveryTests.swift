@@ -141,4 +141,33 @@ struct GracefulStopRedeliveryTests {
         RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
                                   logger: KafkaTesting.logger, handler: drifting(ledger)))
     }
+
+    @Test("a record that fails while its partition drains is given up, not run again and again: the stop ends")
+    func failingRecordInADrain() async throws {
+        let topic = try KafkaTesting.topic("drain-poison")
+        // Keys s0–s7 (slow lanes): three slow records, then one that does not decode. Then 400 quick records of
+        // other keys, which run far ahead: when the stop comes, each slow lane's undecodable record lies below the
+        // partition's highest finished one, so the drain runs it — and it fails.
+        var records: [KafkaProducerRecord] = []
+        for key in 0..<8 {
+            for index in 0..<3 { records.append(itemRecord(topic: topic, id: "s\(key)-\(index)", key: "s\(key)", partition: 0)) }
+            records.append(KafkaProducerRecord(topic: topic, partition: 0, key: "s\(key)", value: "not json"))
+        }
+        records += (0..<400).map { itemRecord(topic: topic, id: "q\($0)", key: "q\($0 % 50)", partition: 0) }
+        try await produce(records)
+        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
+        configuration.ordering = .key
+        configuration.maxConcurrency = 64
+        let ledger = Ledger()
+        let worker = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                               logger: KafkaTesting.logger) { record in
+            if record.value.id.hasPrefix("s") { try await Task.sleep(for: .milliseconds(400)) }
+            ledger.note(record.value.id)
+        })
+        try await waitUntil("the quick records handled", within: .seconds(60)) { ledger.order.filter { $0.hasPrefix("q") }.count == 400 }
+        let stopAsked = ContinuousClock.now
+        try await worker.stop()
+        #expect(ContinuousClock.now - stopAsked < .seconds(15), "the stop took \(ContinuousClock.now - stopAsked)")
+        #expect(worker.worker.statistics.deadLettered == 0, "a drain does not dead-letter (the record comes back)")
+    }
 }

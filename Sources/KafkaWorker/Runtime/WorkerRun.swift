@@ -126,22 +126,26 @@ final class WorkerRun: Sendable {
                     next = following
                     break chunks
                 case .chunk(let chunk):
-                    let (unfinished, notRun) = await runChunk(chunk, lane: lane, slot: slot)
+                    let (unfinished, notRun, gaveUp) = await runChunk(chunk, lane: lane, slot: slot)
                     if let following = scheduler.withLock({
-                        $0.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: unfinished, returning: notRun)
+                        $0.chunkDone(lane: lane, epoch: chunk.epoch, unfinished: unfinished, returning: notRun, gaveUp: gaveUp)
                     }) {
                         next = following
                         break chunks
                     }
+                    // A chunk cut short (stop, revoke, a record given up) may have run without suspending once (a
+                    // handler that throws at once): let the other tasks of the pool run before the next one.
+                    if unfinished > 0 { await Task.yield() }
                 }
             }
         }
     }
 
-    /// Runs a chunk; returns how many of its records were not finished (stop or revoke), and those of them the lane
-    /// still holds (not handed to other lanes), in order.
+    /// Runs a chunk; returns how many of its records were not finished (stop or revoke), those of them the lane
+    /// still holds and never started (not handed to other lanes), in order, and whether a record was tried and
+    /// abandoned (it failed while its partition drains).
     private func runChunk(_ chunk: WorkerScheduler.Chunk, lane: LaneKey,
-                          slot: LaneBoard.Slot) async -> (Int, ArraySlice<KafkaRecord>) {
+                          slot: LaneBoard.Slot) async -> (Int, ArraySlice<KafkaRecord>, Bool) {
         let partition = lane.partition
         let epoch = chunk.epoch
         // Whether a failed record may be tried again (a retry, a dead letter): not once its partition drains (stop,
@@ -157,7 +161,8 @@ final class WorkerRun: Sendable {
             slot.end()
             metrics.processingTime.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
             flush(finished, handled: finished.count - deadLettered, partition: partition, epoch: epoch)
-            return (chunk.records.count - finished.count, chunk.records.dropFirst(finished.count))
+            let gaveUp = finished.count < chunk.records.count
+            return (chunk.records.count - finished.count, gaveUp ? [] : chunk.records.dropFirst(finished.count), gaveUp)
         }
         // No generation yet: the first record always asks whether the chunk is still current (a stop or revoke
         // between `take` and here bumped the counter before this lane could read it). Once its partition drains,
@@ -177,7 +182,7 @@ final class WorkerRun: Sendable {
                 }
                 guard may else {
                     flush(slot.takePending())
-                    return (chunk.records.count - index, chunk.records.dropFirst(index))
+                    return (chunk.records.count - index, chunk.records.dropFirst(index), false)
                 }
                 checkEach = draining
             }
@@ -198,13 +203,12 @@ final class WorkerRun: Sendable {
             metrics.processingTime.recordNanoseconds(Int64(end - start))
             guard outcome != .abandoned else {
                 flush(slot.takePending())
-                let notRun = chunk.records.dropFirst(index)
-                return (chunk.records.count - index - handedOff, handedOff > 0 ? notRun.prefix(1) : notRun)
+                return (chunk.records.count - index - handedOff, [], true)
             }
             let noted = slot.finished(record.offset, handled: outcome == .handled || outcome == .duplicate)
             if handedOff > 0 {
                 flush(slot.takePending())
-                return (0, [])
+                return (0, [], false)
             }
             // Store progress every 256 records or 100 ms, so slow handlers still commit as they go.
             if noted >= 256 || end - lastFlush > 100_000_000 {
@@ -213,7 +217,7 @@ final class WorkerRun: Sendable {
             }
         }
         flush(slot.takePending())
-        return (0, [])
+        return (0, [], false)
     }
 
     /// Hands every lane's finished-but-unreported records to the scheduler (before a stop or revoke commits).

@@ -332,12 +332,18 @@ struct WorkerScheduler: Sendable {
     /// Returns whether the lane should yield its slot to a waiting lane (fairness), and which lane to start.
     /// While the partition drains, the records not run (`returning`: the chunk's tail from the first one not run)
     /// go back to the front of the lane's queue: a record that a rising drain bound passes later can still run.
-    mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int, returning: ArraySlice<KafkaRecord> = []) -> LaneKey? {
+    /// `gaveUp`: a record of the chunk was tried and abandoned (it failed while its partition drains): nothing else
+    /// of the lane may run before it (its keys keep their order), so the lane's queue is dropped and the lane is done
+    /// for this drain. (Put back instead, the failed record would run again at once, for ever.)
+    mutating func chunkDone(lane: LaneKey, epoch: Int, unfinished: Int, returning: ArraySlice<KafkaRecord> = [],
+                            gaveUp: Bool = false) -> LaneKey? {
         inFlight -= unfinished
         if let position = partitions.index(forKey: lane.partition), partitions.values[position].epoch == epoch {
             partitions.values[position].chunksRunning -= 1
-            if !returning.isEmpty && !halted && (stopping || partitions.values[position].revoking)
-                && !partitions.values[position].dropsQueued {
+            let draining = stopping || partitions.values[position].revoking
+            if gaveUp && draining {
+                queues[lane] = nil
+            } else if !returning.isEmpty && !halted && draining && !partitions.values[position].dropsQueued {
                 queues[lane, default: LaneQueue()].prepend(returning)
             }
         }

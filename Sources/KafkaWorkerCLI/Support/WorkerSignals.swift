@@ -20,14 +20,17 @@ func handleTerminationSignals(for worker: KafkaWorker, logger: Logger) -> Task<V
                               metadata: ["signal": "\(TerminationSignals.name(signal))"])
                 worker.stop()
                 let bound = worker.configuration.shutdownGracePeriod + closeBound
-                Task.detached {
-                    try? await Task.sleep(for: bound)
+                // A thread of its own, not a task: the bound must hold even when Swift's few cooperative threads are
+                // all busy (a handler that never suspends).
+                let limit = bound
+                Thread {
+                    Thread.sleep(forTimeInterval: Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18)
                     if !worker.isStopped {
                         logger.critical("the stop did not finish in time; exiting without it",
-                                        metadata: ["bound_s": "\(bound.components.seconds)"])
+                                        metadata: ["bound_s": "\(limit.components.seconds)"])
                         ProcessEnd.exit(3, clientsWithin: .zero)
                     }
-                }
+                }.start()
             } else {
                 logger.warning("forced shutdown", metadata: ["signal": "\(TerminationSignals.name(signal))"])
                 worker.stop(force: true)
