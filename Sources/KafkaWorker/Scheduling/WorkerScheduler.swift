@@ -42,7 +42,8 @@ struct WorkerScheduler: Sendable {
         /// Partitions over their own limit (stuck or slow): fetching them stops while the others flow.
         var pause: [KafkaTopicPartition] = []
         var resume: [KafkaTopicPartition] = []
-        /// Offsets to store (`rd_kafka_offsets_store`): contiguous watermarks that moved.
+        /// Contiguous watermarks that moved (what a commit could now cover; the worker commits from
+        /// ``committableOffsets``, the model tests check every one of these is safe).
         var store: [KafkaTopicPartitionOffset] = []
         /// The intake was parked (the worker was full) and may go on: there is room again, or a stop.
         var wakeIntake = false
@@ -56,7 +57,6 @@ struct WorkerScheduler: Sendable {
         var revoking = false
         var overLimit = false
         var paused = false
-        var chunksRunning = 0
         var lastStored: Int64?
         /// Finished before this assignment (read from the committed offset's metadata): such records are taken as
         /// finished when they arrive, not run again. Ascending; dropped as the records go by.
@@ -301,7 +301,6 @@ struct WorkerScheduler: Sendable {
             return .idle(next: startWaiting())
         }
         if queues.values[queue].count == 0 { queues.remove(at: queue) }
-        partitions.values[position].chunksRunning += 1
         inFlight += records.count
         return .chunk(Chunk(records: records, epoch: partitions.values[position].epoch))
     }
@@ -339,7 +338,6 @@ struct WorkerScheduler: Sendable {
                             gaveUp: Bool = false) -> LaneKey? {
         inFlight -= unfinished
         if let position = partitions.index(forKey: lane.partition), partitions.values[position].epoch == epoch {
-            partitions.values[position].chunksRunning -= 1
             let draining = stopping || partitions.values[position].revoking
             if gaveUp && draining {
                 queues[lane] = nil
@@ -381,11 +379,6 @@ struct WorkerScheduler: Sendable {
         var actions = Actions()
         settle(&actions)
         return (epochs, actions)
-    }
-
-    /// Chunks of `partitions` still being run.
-    func chunksRunning(of revoked: [KafkaTopicPartition]) -> Int {
-        revoked.reduce(0) { $0 + (partitions[$1]?.chunksRunning ?? 0) }
     }
 
     /// Whether no lane of `partitions` runs, or waits for a slot with records below its partition's drain bound
