@@ -47,8 +47,17 @@ struct SinkCommand: AsyncParsableCommand {
         """)
     var dedupKey: String = "offset"
 
-    @Option(name: .long, help: "Records per transaction at most.")
+    @Option(name: .long, help: "Records per transaction at most (batch mode).")
     var batchSize: Int = 500
+
+    @Flag(name: .long, help: """
+        One record per handler call instead of batches: each record's row and marker in a savepoint of its own. On \
+        SQLite, concurrent records share transactions (group commit: one COMMIT for up to 100 records).
+        """)
+    var perRecord = false
+
+    @Option(name: .long, help: "Records handled at once at most (1 ... 10000; default 64).")
+    var concurrency: Int = 64
 
     @Option(name: .long, help: """
         session.timeout.ms: how long the group waits for a silent member (default 45000). Heartbeats go every \
@@ -60,6 +69,9 @@ struct SinkCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try Self.dedupKey(dedupKey)
+        if !(1...10_000).contains(concurrency) {
+            throw ValidationError("--concurrency \(concurrency) is outside 1 ... 10000")
+        }
         if let sessionTimeoutMs, !(1_000...3_600_000).contains(sessionTimeoutMs) {
             throw ValidationError("--session-timeout-ms \(sessionTimeoutMs) is outside the accepted range 1000...3600000")
         }
@@ -89,16 +101,19 @@ struct SinkCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration(
             bootstrapServers: bootstrapServers.split(separator: ",").map(String.init), groupID: group, topics: topic)
         configuration.maxBatchSize = batchSize
+        configuration.maxConcurrency = concurrency
         if let sessionTimeoutMs {
             configuration.consumer.session.timeout = .milliseconds(sessionTimeoutMs)
             configuration.consumer.session.heartbeatInterval = min(.seconds(3), .milliseconds(sessionTimeoutMs / 3))
         }
         let key = try Self.dedupKey(dedupKey)
         if let database {
-            let worker = try await SinkTargets.sqlite(path: database, table: table, key: key, configuration: configuration, logger: logger)
+            let worker = try await SinkTargets.sqlite(path: database, table: table, key: key, perRecord: perRecord,
+                                                      configuration: configuration, logger: logger)
             try await run(worker, destination: "database \(database)", logger: logger)
         } else if let postgresUrl {
-            try await SinkTargets.withPostgres(url: postgresUrl, table: table, key: key, configuration: configuration, logger: logger) {
+            try await SinkTargets.withPostgres(url: postgresUrl, table: table, key: key, perRecord: perRecord,
+                                                 configuration: configuration, logger: logger) {
                 try await run($0, destination: "PostgreSQL table \(table)", logger: logger)
             }
         }

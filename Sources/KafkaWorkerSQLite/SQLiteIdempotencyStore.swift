@@ -1,5 +1,6 @@
 import CSQLite
 import Dispatch
+import Synchronization
 public import Foundation
 public import KafkaClient
 public import KafkaWorker
@@ -9,8 +10,15 @@ public import KafkaWorker
 /// Every transaction starts with `BEGIN IMMEDIATE` (the write lock is taken up front, so two writers never
 /// deadlock upgrading a read lock) and waits up to `busyTimeout` for other processes; a wait longer than that
 /// is a ``TransientStoreError`` the worker retries, never a "database is locked" failure. All SQLite calls run
-/// on the store's own serial queue, never on Swift's cooperative threads. Transactions of one store run one at
-/// a time (SQLite has one writer); use batch handlers for throughput.
+/// on the store's own serial queue, never on Swift's cooperative threads.
+///
+/// **Group commit.** SQLite has one writer, so the bodies of concurrent ``withMarkers(_:_:)`` calls run one after
+/// another; what is shared is the transaction: calls that arrive while one runs join its transaction, each inside
+/// a savepoint of its own (a call that throws rolls back only its own marker and writes), and one COMMIT — one
+/// fsync — ends the group (at most ``Configuration/maxGroupSize`` calls). Every call returns only after that COMMIT
+/// returned; if the COMMIT fails, every call of the group throws and nothing of it is kept. So keep the body short
+/// — its statements, not waiting: do slow work (an HTTP call, a computation) before the transaction, in the
+/// worker's `prepare` closure, which runs concurrently.
 public final class SQLiteIdempotencyStore: IdempotencyStore {
     public struct Configuration: Sendable {
         /// The database file (created if missing).
@@ -21,6 +29,10 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
         public var busyTimeout: Duration = .seconds(10)
         /// `PRAGMA synchronous` (default `.full`: a returned COMMIT survives a power cut).
         public var synchronous: Synchronous = .full
+        /// Records per transaction at most (default 100). Concurrent ``SQLiteIdempotencyStore/withMarkers(_:_:)``
+        /// calls join one transaction — each in a savepoint of its own, run one after another — and share its
+        /// COMMIT (one fsync). 1 gives every call a transaction of its own. Range 1 ... 10000.
+        public var maxGroupSize = 100
 
         public init(path: String) { self.path = path }
 
@@ -33,7 +45,8 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
     let table: String
     private let queue: DispatchQueue
     private let connection: ConnectionBox
-    private let gate = AsyncGate()
+    let group: Mutex<GroupCommitState<CheckedContinuation<Void, Never>, CheckedContinuation<Bool, any Error>>>
+    let counters = Mutex(Statistics())
     private let now: @Sendable () -> Date
 
     /// - Parameter now: the time markers are recorded at (tests move it to check cleanup).
@@ -45,6 +58,9 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
         guard (Duration.zero ... .seconds(600)).contains(configuration.busyTimeout) else {
             throw KafkaConfigurationError(key: "sqlite.busyTimeout", message: "\(configuration.busyTimeout) is outside 0 s ... 600 s")
         }
+        guard (1...10_000).contains(configuration.maxGroupSize) else {
+            throw KafkaConfigurationError(key: "sqlite.maxGroupSize", message: "\(configuration.maxGroupSize) is outside 1 ... 10000")
+        }
         guard !configuration.path.isEmpty else {
             throw KafkaConfigurationError(key: "sqlite.path", message: "a database file path is required")
         }
@@ -52,12 +68,13 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
         self.table = configuration.tableName
         self.queue = DispatchQueue(label: "kafka-worker.sqlite")
         self.connection = ConnectionBox()
+        self.group = Mutex(GroupCommitState(limit: configuration.maxGroupSize))
         self.now = now
     }
 
     /// Opens the file, switches it to WAL, and creates the table and its index if missing.
     public func prepare() async throws {
-        try await gate.withGate {
+        try await inGroup {
             try await perform { connection in
                 try connection.execute("CREATE TABLE IF NOT EXISTS \(self.table) (consumer_group TEXT NOT NULL, dedup_key TEXT NOT NULL, "
                                        + "topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, kafka_offset INTEGER NOT NULL, "
@@ -71,57 +88,25 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
     public func withMarkers<Result: Sendable>(
         _ markers: [ProcessedMarker], _ body: (SQLiteTransaction, [Bool]) async throws -> Result
     ) async throws -> Result {
-        try await gate.withGate {
-            let recorded = Int64(now().timeIntervalSince1970 * 1000)
-            let fresh = try await perform { connection in
-                try self.begin(connection)
-                do {
-                    return try self.insert(markers, at: recorded, on: connection)
-                } catch {
-                    self.rollback(connection)
-                    throw error
-                }
-            }
+        let recorded = Int64(now().timeIntervalSince1970 * 1000)
+        return try await inGroup {
+            let fresh = try await perform { connection in try self.insert(markers, at: recorded, on: connection) }
             let transaction = SQLiteTransaction(store: self)
-            let result: Result
-            do {
-                result = try await body(transaction, fresh)
-            } catch {
-                transaction.close()
-                _ = try? await perform { self.rollback($0) }
-                throw error
-            }
-            transaction.close()
-            try await perform { connection in
-                do {
-                    try connection.execute("COMMIT")
-                } catch {
-                    self.rollback(connection)
-                    throw error
-                }
-            }
-            return result
+            defer { transaction.close() }
+            return try await body(transaction, fresh)
         }
     }
 
     public func removeMarkers(group: String, partition: KafkaTopicPartition, below committedOffset: Int64,
                               recordedBefore cutoff: Date, limit: Int) async throws -> Int {
-        try await gate.withGate {
+        try await inGroup {
             try await perform { connection in
-                try self.begin(connection)
-                do {
-                    try connection.execute(
-                        "DELETE FROM \(self.table) WHERE (consumer_group, dedup_key) IN (SELECT consumer_group, dedup_key FROM \(self.table) "
-                            + "WHERE consumer_group = ? AND topic = ? AND kafka_partition = ? AND kafka_offset < ? AND processed_at < ? LIMIT ?)",
-                        [.text(group), .text(partition.topic), .integer(Int64(partition.partition)), .integer(committedOffset),
-                         .integer(Int64(cutoff.timeIntervalSince1970 * 1000)), .integer(Int64(limit))])
-                    let removed = connection.changes
-                    try connection.execute("COMMIT")
-                    return removed
-                } catch {
-                    self.rollback(connection)
-                    throw error
-                }
+                try connection.execute(
+                    "DELETE FROM \(self.table) WHERE (consumer_group, dedup_key) IN (SELECT consumer_group, dedup_key FROM \(self.table) "
+                        + "WHERE consumer_group = ? AND topic = ? AND kafka_partition = ? AND kafka_offset < ? AND processed_at < ? LIMIT ?)",
+                    [.text(group), .text(partition.topic), .integer(Int64(partition.partition)), .integer(committedOffset),
+                     .integer(Int64(cutoff.timeIntervalSince1970 * 1000)), .integer(Int64(limit))])
+                return connection.changes
             }
         }
     }
@@ -142,17 +127,16 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
         }
     }
 
-    private func begin(_ connection: SQLiteConnection) throws {
-        try connection.execute("BEGIN IMMEDIATE")
-    }
-
     /// Rolls back; if the transaction is still open afterwards (a ROLLBACK that failed), the connection is
     /// closed and the next transaction opens a fresh one — a connection stuck in a transaction would fail every
     /// later BEGIN.
-    private func rollback(_ connection: SQLiteConnection) {
+    func rollback(_ connection: SQLiteConnection) {
         _ = try? connection.execute("ROLLBACK")
         if !connection.isAutocommit { self.connection.drop() }
     }
+
+    /// Closes the connection (which rolls back whatever it had open); the next statement opens a fresh one.
+    func dropConnection() { connection.drop() }
 
     /// Inserts the markers, 500 rows per statement; returns for each whether it was new.
     private func insert(_ markers: [ProcessedMarker], at recorded: Int64, on connection: SQLiteConnection) throws -> [Bool] {

@@ -67,8 +67,26 @@ public final class KafkaWorker: Service, Sendable {
         clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         handler: @escaping @Sendable (WorkerRecord<Decoder.Value>, Store.Transaction) async throws -> Void
     ) {
+        self.init(configuration: configuration, decoder: decoder, idempotency: idempotency, locking: locking, logger: logger,
+                  clock: clock, random: random, prepare: { _ in }, handler: { record, _, transaction in try await handler(record, transaction) })
+    }
+
+    /// A worker that skips records already processed, with work done before the store's transaction: `prepare`
+    /// runs first, outside the transaction and concurrently with other records (call a service, compute), and
+    /// `handler` then gets its result inside the transaction, only when the marker is new — keep it to the
+    /// writes. A store that groups transactions (SQLite's group commit) runs handlers one after another, so what
+    /// waits belongs in `prepare`. `prepare` runs for a duplicate too (its result is then dropped), and again
+    /// when the record is retried.
+    public convenience init<Decoder: RecordDecoder, Store: IdempotencyStore, Prepared: Sendable>(
+        configuration: WorkerConfiguration, decoder: Decoder, idempotency: Idempotency<Decoder.Value, Store>,
+        locking: Locking<Decoder.Value>? = nil, logger: Logger = Logger(label: "kafka-worker"),
+        clock: any Clock<Duration> = ContinuousClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        prepare: @escaping @Sendable (WorkerRecord<Decoder.Value>) async throws -> Prepared,
+        handler: @escaping @Sendable (WorkerRecord<Decoder.Value>, Prepared, Store.Transaction) async throws -> Void
+    ) {
         self.init(configuration: configuration,
-                  handler: .record(decoder, idempotency: idempotency, locking: locking, group: configuration.groupID, handler),
+                  handler: .record(decoder, idempotency: idempotency, locking: locking, group: configuration.groupID,
+                                   prepare: prepare, handler),
                   store: StoreHooks(idempotency, group: configuration.groupID),
                   checkSettings: { () throws(KafkaConfigurationError) in
                       try locking?.validate()

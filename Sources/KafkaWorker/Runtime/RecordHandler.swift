@@ -33,17 +33,21 @@ enum RecordHandler: Sendable {
         }
     }
 
-    static func record<D: RecordDecoder, Store: IdempotencyStore>(
+    /// `prepare` runs first, outside the store's transaction (under the record's lock when locking is on); its
+    /// result goes to `handler`, which runs inside it when the marker is new.
+    static func record<D: RecordDecoder, Store: IdempotencyStore, Prepared: Sendable>(
         _ decoder: D, idempotency: Idempotency<D.Value, Store>, locking: Locking<D.Value>?, group: String,
-        _ handler: @escaping @Sendable (WorkerRecord<D.Value>, Store.Transaction) async throws -> Void
+        prepare: @escaping @Sendable (WorkerRecord<D.Value>) async throws -> Prepared,
+        _ handler: @escaping @Sendable (WorkerRecord<D.Value>, Prepared, Store.Transaction) async throws -> Void
     ) -> RecordHandler {
         .perRecord { record, attempt in
             let item = WorkerRecord(record: record, value: try decoder.decode(record), attempt: attempt)
             let marker = try idempotency.marker(for: item, group: group)
             return try await locked(item, locking) {
-                try await idempotency.store.withMarkers([marker]) { transaction, fresh in
+                let prepared = try await prepare(item)
+                return try await idempotency.store.withMarkers([marker]) { transaction, fresh in
                     guard fresh.first == true else { return true }
-                    try await handler(item, transaction)
+                    try await handler(item, prepared, transaction)
                     return false
                 }
             }
