@@ -42,22 +42,33 @@ struct WorkerSchedulerTests {
         guard case .idle = scheduler.take(for: lane) else { Issue.record("lane should be idle"); return }
     }
 
-    @Test(".key: a key always maps to the same lane; different keys spread over lanes")
+    @Test(".key: a lane per key — 20 keys at maxConcurrency 8 make 20 lanes (8 run, the rest wait their turn), in order")
     func keyLanes() {
         var scheduler = Self.scheduler(.key, concurrency: 8)
         _ = scheduler.assign([Self.p0])
         let actions = scheduler.receive(Self.records(Self.p0, 0..<200) { "customer-\($0 % 20)" })
-        #expect(actions.startLanes.count > 1)
+        #expect(actions.startLanes.count == 8)
         var offsetsByKey: [String: [Int64]] = [:]
-        for lane in actions.startLanes {
-            while let chunk = Self.chunk(scheduler.take(for: lane)) {
-                for record in chunk.records {
-                    offsetsByKey[String(decoding: record.key!, as: UTF8.self), default: []].append(record.offset)
+        var lanes = actions.startLanes
+        var seen: Set<LaneKey> = []
+        while let lane = lanes.popLast() {
+            seen.insert(lane)
+            while true {
+                switch scheduler.take(for: lane) {
+                case .chunk(let chunk):
+                    for record in chunk.records {
+                        offsetsByKey[String(decoding: record.key!, as: UTF8.self), default: []].append(record.offset)
+                    }
+                    let keys = Set(chunk.records.map { String(decoding: $0.key!, as: UTF8.self) })
+                    #expect(keys.count == 1 && LaneKey.slot(forKey: chunk.records.first!.key) == lane.slot, "a lane holds one key")
+                    continue
+                case .idle(let next):
+                    if let next { lanes.append(next) }
                 }
-                let keys = Set(chunk.records.map { LaneKey.slot(forKey: $0.key, slots: 8) })
-                #expect(keys == [lane.slot], "a lane only holds its keys")
+                break
             }
         }
+        #expect(seen.count == 20, "a lane per key")
         #expect(offsetsByKey.count == 20)
         #expect(offsetsByKey.values.allSatisfy { $0 == $0.sorted() }, "per key, offsets stay in order")
     }

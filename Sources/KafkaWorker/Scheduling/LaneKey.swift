@@ -1,15 +1,17 @@
 import KafkaClient
 
-/// A lane runs its records one at a time, in order. Per partition there is one lane (`.partition`),
-/// or `maxConcurrency` lanes chosen by key hash (`.key`) or round robin (`.unordered`).
+/// A lane runs its records one at a time, in order. Per partition there is one lane (`.partition`), a lane per
+/// key (`.key`: the slot is the key's 64-bit hash, so two keys share a lane only on a hash collision — never because
+/// there are more keys than `maxConcurrency`), or `maxConcurrency` lanes filled round robin (`.unordered`).
 struct LaneKey: Hashable, Sendable, CustomStringConvertible {
     let partition: KafkaTopicPartition
     let slot: Int
 
     var description: String { "\(partition)#\(slot)" }
 
-    /// FNV-1a: stable across processes, unlike `Hasher`.
-    static func slot(forKey key: KafkaBytes?, slots: Int) -> Int {
+    /// The lane of `key` among `slots` lanes (`.max`: the whole 64-bit hash). FNV-1a: stable across processes,
+    /// unlike `Hasher`. A record without a key is in lane 0.
+    static func slot(forKey key: KafkaBytes?, slots: Int = .max) -> Int {
         guard let key, slots > 1 else { return 0 }
         let hash = key.withUnsafeBytes { bytes in
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -19,6 +21,6 @@ struct LaneKey: Hashable, Sendable, CustomStringConvertible {
             }
             return hash
         }
-        return Int(hash % UInt64(slots))
+        return slots == .max ? Int(truncatingIfNeeded: hash) : Int(hash % UInt64(slots))
     }
 }

@@ -218,6 +218,24 @@ struct WorkerScheduler: Sendable {
             accepted = run.count - refetched
             if accepted > 0 { start(lane, &actions) }
             acceptedBytes = partitions.values[position].progress.unfinishedBytes - bytesBefore
+        } else if limits.ordering == .key {
+            // A lane per key (hash): keys never wait behind other keys because lanes are few.
+            var byLane: [Int: [KafkaRecord]] = [:]
+            var order: [Int] = []
+            for record in run where partitions.values[position].receive(record.offset, size: record.byteCount) {
+                let slot = LaneKey.slot(forKey: record.key)
+                if byLane[slot]?.append(record) == nil {
+                    byLane[slot] = [record]
+                    order.append(slot)
+                }
+                accepted += 1
+            }
+            for slot in order {
+                let lane = LaneKey(partition: partition, slot: slot)
+                queues[lane, default: LaneQueue()].append(byLane[slot]![...])
+                start(lane, &actions)
+            }
+            acceptedBytes = partitions.values[position].progress.unfinishedBytes - bytesBefore
         } else {
             var bySlot = [[KafkaRecord]](repeating: [], count: limits.maxConcurrency)
             for record in run where partitions.values[position].receive(record.offset, size: record.byteCount) {
@@ -477,7 +495,7 @@ struct WorkerScheduler: Sendable {
 
     private mutating func slot(for record: KafkaRecord, of partition: KafkaTopicPartition) -> Int {
         switch limits.ordering {
-        case .key: return LaneKey.slot(forKey: record.key, slots: limits.maxConcurrency)
+        case .key: return LaneKey.slot(forKey: record.key)
         case .unordered: return nextUnorderedSlot(of: partition)
         default: return 0
         }

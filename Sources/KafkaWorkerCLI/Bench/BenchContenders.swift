@@ -7,7 +7,37 @@ import Synchronization
 struct BenchResult {
     var records: Int
     var elapsed: Duration
+    /// The resident set's peak during the run (``PeakMemory``).
+    var peakBytes = 0
     var recordsPerSecond: Double { elapsed > .zero ? Double(records) / elapsed.seconds : 0 }
+
+    /// Runs `worker` until `meter` has counted its target, then stops it; the time from the first record to the
+    /// target-th, and the resident set's peak meanwhile.
+    static func timing(_ worker: KafkaWorker, until meter: Meter) async throws -> BenchResult {
+        let (elapsed, peak) = try await PeakMemory.measure {
+            let running = Task { try await worker.run() }
+            let elapsed = await meter.wait()
+            worker.stop()
+            try await running.value
+            return elapsed
+        }
+        return BenchResult(records: meter.target, elapsed: elapsed, peakBytes: peak)
+    }
+
+    /// Runs `body` and adds the resident set's peak meanwhile.
+    static func measured(_ body: () async throws -> BenchResult) async throws -> BenchResult {
+        var (result, peak) = try await PeakMemory.measure(body)
+        result.peakBytes = peak
+        return result
+    }
+}
+
+extension Array {
+    func asyncFlatMap<T>(_ transform: (Element) async throws -> [T]) async rethrows -> [T] {
+        var all: [T] = []
+        for element in self { all += try await transform(element) }
+        return all
+    }
 }
 
 /// The things measured: each reads the topic from the beginning in a fresh consumer group.
@@ -91,7 +121,7 @@ final class Meter: Sendable {
     private let count = Atomic<Int>(0)
     private let started = Mutex<ContinuousClock.Instant?>(nil)
     private let done = Mutex<(Duration?, CheckedContinuation<Duration, Never>?)>((nil, nil))
-    private let target: Int
+    let target: Int
 
     init(target: Int) { self.target = target }
 

@@ -2,15 +2,15 @@ import KafkaClient
 import Logging
 
 enum BenchData {
-    /// Produces `count` records of ~100 bytes, keyed over 1,000 keys.
-    static func produce(_ count: Int, topic: String, to servers: [String], logger: Logger) async throws {
+    /// Produces `count` records of ~100 bytes, keyed over `keys` keys (record i has key `key-(i % keys)`).
+    static func produce(_ count: Int, keys: Int, topic: String, to servers: [String], logger: Logger) async throws {
         var configuration = KafkaProducerConfiguration(bootstrapServers: servers)
         configuration.linger = .milliseconds(20)
         let producer = try KafkaProducer(configuration: configuration, logger: logger)
         let padding = String(repeating: "x", count: 60)
         for start in stride(from: 0, to: count, by: 20_000) {
             let batch = (start..<min(start + 20_000, count)).map { index in
-                KafkaProducerRecord(topic: topic, key: "key-\(index % 1_000)", value: #"{"id":\#(index),"pad":"\#(padding)"}"#)
+                KafkaProducerRecord(topic: topic, key: "key-\(index % keys)", value: #"{"id":\#(index),"pad":"\#(padding)"}"#)
             }
             for result in await producer.sendAll(batch) { _ = try result.get() }
         }

@@ -1,5 +1,5 @@
-/// The benchmark's output: one row per contender — its best round, the median of its rounds and the best's ratio
-/// to the baseline's best — then the headline ratio per round, and last the headline ratio of the bests.
+/// The benchmark's output: one row per contender — its best round, the median of its rounds, the best's ratio
+/// to the baseline's best and the highest resident-set peak of its rounds — then the headline ratio per round, and last the headline ratio of the bests.
 struct BenchTable {
     private var rows: [(name: String, rounds: [BenchResult])] = []
 
@@ -12,16 +12,16 @@ struct BenchTable {
         func best(_ name: String) -> Double { rate(of: name).max() ?? 0 }
         let base = best(baseline)
         func ratio(_ rate: Double, to base: Double) -> String { base > 0 ? format2(rate / base) : "n/a" }
-        func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
-        func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        let pad = Self.pad, padLeft = Self.padLeft
         let ratioWidth = 4 + max(5, baselineLabel.count)
         var lines = [pad("contender", 28) + padLeft("records", 10) + padLeft("seconds", 10) + padLeft("records/s", 12)
-            + padLeft("median/s", 12) + padLeft("vs \(baselineLabel)", ratioWidth)]
+            + padLeft("median/s", 12) + padLeft("vs \(baselineLabel)", ratioWidth) + padLeft("peak MiB", 10)]
         for row in rows {
             let top = row.rounds.max { $0.recordsPerSecond < $1.recordsPerSecond }!
             lines.append(pad(row.name, 28) + padLeft(String(top.records), 10) + padLeft(format2(top.elapsed.seconds), 10)
                 + padLeft(String(Int(top.recordsPerSecond)), 12) + padLeft(String(Int(median(rate(of: row.name)))), 12)
-                + padLeft(ratio(top.recordsPerSecond, to: base), ratioWidth))
+                + padLeft(ratio(top.recordsPerSecond, to: base), ratioWidth)
+                + padLeft(String(row.rounds.map(\.peakBytes).max()! >> 20), 10))
         }
         let headRounds = rate(of: headline), baseRounds = rate(of: baseline)
         if headRounds.count > 1 && headRounds.count == baseRounds.count {
@@ -32,6 +32,9 @@ struct BenchTable {
         lines.append("\(headline)/\(baselineLabel): \(ratio(best(headline), to: base))")
         return lines
     }
+
+    static func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+    static func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
 
     private func rate(of name: String) -> [Double] {
         rows.first { $0.name == name }?.rounds.map(\.recordsPerSecond) ?? []

@@ -39,8 +39,12 @@ struct PostgresSinkBench {
                 }
             }
             var table = BenchTable()
-            table.add("idempotent-batch", try await idempotentBatch(client, markers: markers, rows: batchRows, count: records))
-            table.add("per-record (source)", try await perRecord(client, rows: seedRows, count: perRecordRecords))
+            table.add("idempotent-batch", try await BenchResult.measured {
+                try await idempotentBatch(client, markers: markers, rows: batchRows, count: records)
+            })
+            table.add("per-record (source)", try await BenchResult.measured {
+                try await perRecord(client, rows: seedRows, count: perRecordRecords)
+            })
             for table in [markers, batchRows, seedRows] { _ = try? await client.query("DROP TABLE IF EXISTS \(unescaped: table)") }
             return table.lines(baseline: "per-record (source)", headline: "idempotent-batch", baselineLabel: "per-record")
         }
