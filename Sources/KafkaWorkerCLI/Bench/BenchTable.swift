@@ -14,11 +14,12 @@ struct BenchTable {
         func ratio(_ rate: Double, to base: Double) -> String { base > 0 ? format2(rate / base) : "n/a" }
         let pad = Self.pad, padLeft = Self.padLeft
         let ratioWidth = 4 + max(5, baselineLabel.count)
-        var lines = [pad("contender", 28) + padLeft("records", 10) + padLeft("seconds", 10) + padLeft("records/s", 12)
+        let nameWidth = max(28, (rows.map(\.name.count).max() ?? 0) + 2)
+        var lines = [pad("contender", nameWidth) + padLeft("records", 10) + padLeft("seconds", 10) + padLeft("records/s", 12)
             + padLeft("median/s", 12) + padLeft("vs \(baselineLabel)", ratioWidth) + padLeft("peak MiB", 10)]
         for row in rows {
             let top = row.rounds.max { $0.recordsPerSecond < $1.recordsPerSecond }!
-            lines.append(pad(row.name, 28) + padLeft(String(top.records), 10) + padLeft(format2(top.elapsed.seconds), 10)
+            lines.append(pad(row.name, nameWidth) + padLeft(String(top.records), 10) + padLeft(format2(top.elapsed.seconds), 10)
                 + padLeft(String(Int(top.recordsPerSecond)), 12) + padLeft(String(Int(median(rate(of: row.name)))), 12)
                 + padLeft(ratio(top.recordsPerSecond, to: base), ratioWidth)
                 + padLeft(String(row.rounds.map(\.peakBytes).max()! >> 20), 10))
