@@ -1,5 +1,5 @@
 import Foundation
-import KafkaClient
+@testable import KafkaClient
 import KafkaWorkerTesting
 import Synchronization
 import Testing
@@ -100,5 +100,69 @@ struct RebalanceOrderTests {
         reader.cancel()
         await a.close()
         aEvents.cancel()
+    }
+
+    /// librdkafka pauses every assigned partition itself when it hands a rebalance to the application and resumes them
+    /// in `incremental_assign`/`incremental_unassign`. A pause or resume of the application that takes its version
+    /// before that pause but is queued after it is dropped as outdated, silently. Here the application resumes the
+    /// partitions it paused as the first round revokes one (as the worker's back-pressure does when a revoke makes
+    /// room), and the resume is held until librdkafka's pause for the next round is applied (``ResumeRaceHold``): the
+    /// kept partition stayed paused for good (the worker's stall on 2.16, about 1 run in 50) until every rebalance
+    /// callback sent the pause flags of its kept partitions again.
+    @Test("a resume dropped by librdkafka's own pause at the next cooperative round is sent again: the kept partition flows")
+    func resumeOvertakenByLibraryPause() async throws {
+        let topic = try KafkaTesting.topic("resume-race", partitions: 2)
+        try await KafkaTesting.produce(20, to: topic, partitions: 2)  // offsets 0..<10 in each partition
+        let group = KafkaTesting.unique("g")
+        let hold = ResumeRaceHold(topic: topic)
+        let consumer = Mutex<KafkaConsumer?>(nil)
+        var configuration = KafkaTesting.consumerConfiguration(group: group)
+        configuration.assignmentStrategy = .cooperativeSticky
+        configuration.connection.additionalProperties["debug"] = "cgrp,topic"
+        // The first revoke: everything paused is resumed (applied after the callback, or in it).
+        let hooks = KafkaRebalanceHooks(onRevoke: { _, lost in
+            guard !lost, hold.arm(), let a = consumer.withLock({ $0 }) else { return }
+            a.resume(a.assignment)
+        })
+        let a = try KafkaConsumer(configuration: configuration, rebalanceHooks: hooks, logger: hold.logger)
+        consumer.withLock { $0 = a }
+        try await a.subscribe(topics: [topic])
+        _ = try await KafkaTesting.collect(20, from: a)
+        let partitions = a.assignment
+        #expect(partitions.count == 2)
+        a.pause(partitions)
+        try await waitUntil("a's pause is applied") { a.core.state.withLock { $0.appliedPaused == Set(partitions) } }
+        let seen = Mutex<[KafkaRecord]>([])
+        let reader = Task {
+            for try await batch in a.batches {
+                seen.withLock { $0 += batch }
+                a.storeOffsets(batch.nextOffsets)
+            }
+        }
+        let b = try await KafkaTesting.consumer(subscribedTo: topic, group: group) { $0.assignmentStrategy = .cooperativeSticky }
+        let bReader = Task {
+            for try await batch in b.batches { b.storeOffsets(batch.nextOffsets) }
+        }
+        try await waitUntil("the two share the partitions", within: .seconds(40)) {
+            a.assignment.count == 1 && b.assignment.count == 1
+        }
+        let kept = try #require(a.assignment.first)
+        try await KafkaTesting.produce(20, to: topic, partitions: 2, from: 20)  // 10..<20
+        let forced = hold.state.withLock { ($0.held?.partition, $0.libraryPauseFirst, $0.resumeDropped) }
+        #expect(forced.0 == kept.partition, "the resume of the kept partition was held")
+        #expect(forced.1, "librdkafka's pause for the next round was applied before the held resume was queued")
+        #expect(forced.2, "librdkafka dropped the held resume as outdated")
+        do {
+            try await waitUntil("a reads the last record of \(kept), the partition it kept", within: .seconds(15)) {
+                seen.withLock { $0 }.contains { $0.topicPartition == kept && $0.offset == 19 }
+            }
+        } catch {
+            Issue.record("a read \(seen.withLock { $0 }.filter { $0.topicPartition == kept }.map(\.offset)) of \(kept) since its pause")
+            throw error
+        }
+        reader.cancel()
+        bReader.cancel()
+        await b.close()
+        await a.close()
     }
 }

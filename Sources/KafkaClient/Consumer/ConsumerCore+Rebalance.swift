@@ -11,6 +11,14 @@ extension ConsumerCore {
     /// commit what the last hook returns (not when lost), then give the partitions up. Every step runs here, in
     /// order: no hook can run late against a newer assignment. Eager and cooperative protocols differ only in the
     /// assign/unassign calls.
+    ///
+    /// Both end by sending again the pause flags of the partitions kept that this assignment paused. librdkafka
+    /// pauses every assigned partition itself before it hands a rebalance over (`rd_kafka_assignment_pause`, from its
+    /// main thread) and resumes them in the assign/unassign call; a pause or resume of ours that took its version
+    /// barrier before that pause and was queued after it is dropped as outdated (`rd_kafka_toppar_op_serve`), and
+    /// `rd_kafka_pause/resume_partitions` still answer no error. A resume lost so kept the partition paused for good
+    /// under the cooperative protocol (eager assigns every partition afresh, with its flag set anew). Sent here, after
+    /// librdkafka's own pause and resume, ours come last.
     func handleRebalance(rk: OpaquePointer, err: rd_kafka_resp_err_t,
                          list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = RDKafkaTopicPartitionList.partitions(of: list).sorted()
@@ -35,7 +43,9 @@ extension ConsumerCore {
                 for partition in partitions { state.assignedAt[partition] = generation }
                 state.userPaused.subtract(partitions)
                 state.appliedPaused.subtract(partitions)
+                state.pausedInAssignment.subtract(partitions)
                 state.pauseUnknown.formUnion(partitions)
+                state.pauseUnknown.formUnion(state.assignment.intersection(state.pausedInAssignment))
                 state.pausesChanged = true
             }
             hooks.assign(partitions, generation, committed)
@@ -63,8 +73,12 @@ extension ConsumerCore {
                 for partition in partitions { state.assignedAt[partition] = nil }
                 state.userPaused.subtract(partitions)
                 state.appliedPaused.subtract(partitions)
+                state.pausedInAssignment.subtract(partitions)
                 state.pauseUnknown.subtract(partitions)
+                state.pauseUnknown.formUnion(state.assignment.intersection(state.pausedInAssignment))
+                state.pausesChanged = true
             }
+            reconcilePauses()
 
         default:
             handleError(KafkaError(rdCode: err, operation: "rebalance"))
@@ -75,6 +89,7 @@ extension ConsumerCore {
                 state.assignedAt.removeAll()
                 state.userPaused.removeAll()
                 state.appliedPaused.removeAll()
+                state.pausedInAssignment.removeAll()
                 state.pauseUnknown.removeAll()
             }
         }

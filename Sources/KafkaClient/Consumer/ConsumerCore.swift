@@ -23,9 +23,13 @@ final class ConsumerCore: Sendable {
         var backpressure = false
         /// What librdkafka was told (poll thread only): paused partitions.
         var appliedPaused: Set<KafkaTopicPartition> = []
-        /// Newly assigned partitions whose pause flag in librdkafka is unknown (it keeps the flag of an earlier
-        /// assignment): set explicitly at the next reconcile.
+        /// Partitions whose pause flag in librdkafka is unknown: set explicitly at the next reconcile. Newly assigned
+        /// ones (librdkafka keeps the flag of an earlier assignment), and after every rebalance callback the kept
+        /// ones this assignment paused (see ``ConsumerCore/handleRebalance(rk:err:list:)``).
         var pauseUnknown: Set<KafkaTopicPartition> = []
+        /// Partitions paused at least once in their current assignment: librdkafka may still hold them paused after
+        /// a resume it dropped. Never-paused ones need no second word.
+        var pausedInAssignment: Set<KafkaTopicPartition> = []
         /// Something that decides the pause flags changed since the last reconcile.
         var pausesChanged = false
         /// Seeks for the poll thread to run (``ConsumerCore/performSeeks(rk:)``).
@@ -138,6 +142,7 @@ final class ConsumerCore: Sendable {
             let pause = wanted.subtracting(state.appliedPaused.subtracting(state.pauseUnknown))
             let resume = state.assignment.subtracting(wanted).intersection(state.appliedPaused.union(state.pauseUnknown))
             state.appliedPaused = wanted
+            state.pausedInAssignment.formUnion(pause)
             state.pauseUnknown.removeAll()
             return (pause.sorted(), resume.sorted(), state.handle?.pointer)
         }
