@@ -34,4 +34,33 @@ struct KeyLaneTests {
         #expect(k0.allSatisfy { $0 >= others }, "k0 finished only after the others (positions \(k0))")
         try await worker.stop()
     }
+
+    @Test("a batch handler in .key order still gets batches of many keys (keys spread over maxConcurrency lanes)")
+    func batchHandlerGetsManyKeys() async throws {
+        let topic = try KafkaTesting.topic("key-batches")
+        try await produce((0..<1_000).map { itemRecord(topic: topic, id: "i\($0)", key: "unique-\($0)", partition: 0) })
+        var configuration = KafkaTesting.workerConfiguration(topics: [topic])
+        configuration.ordering = .key
+        configuration.maxConcurrency = 4
+        configuration.maxBatchSize = 500
+        let ledger = Ledger()
+        let calls = SharedCounter()
+        let worker = RunningWorker(KafkaWorker(configuration: configuration, decoder: JSONRecordDecoder<Item>(),
+                                               logger: KafkaTesting.logger) { batch in
+            calls.add()
+            for record in batch { ledger.note(record.value.id) }
+        })
+        try await waitUntil("1,000 handled", within: .seconds(30)) { ledger.total == 1_000 }
+        try await worker.stop()
+        // Four lanes share 1,000 keys: a lane's chunk holds whatever of its keys arrived together. A lane per key would
+        // make 1,000 calls of one record.
+        #expect(calls.value <= 100, "\(calls.value) batch calls for 1,000 records of 1,000 keys")
+    }
+}
+
+/// A counter shared by concurrent tasks.
+final class SharedCounter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -42,8 +42,16 @@ final class WorkerRun: Sendable {
             ordering: configuration.ordering, maxConcurrency: configuration.maxConcurrency,
             chunkSize: configuration.maxBatchSize, maxBuffered: configuration.maxBufferedRecords,
             maxBufferedPerPartition: configuration.maxBufferedRecordsPerPartition,
-            maxBufferedBytes: configuration.maxBufferedBytes, commitMetadataMaxBytes: configuration.commitMetadataMaxBytes)))
+            maxBufferedBytes: configuration.maxBufferedBytes, commitMetadataMaxBytes: configuration.commitMetadataMaxBytes,
+            keyLanes: Self.keyLanes(runner.handler, configuration))))
         (laneStarts, laneStartSink) = AsyncStream.makeStream(of: LaneKey.self)
+    }
+
+    /// A lane per key for per-record handlers; `maxConcurrency` hash slots per partition for batch handlers, whose
+    /// batch is one lane's chunk (a lane per key would hand them one key's records at a time).
+    static func keyLanes(_ handler: RecordHandler, _ configuration: WorkerConfiguration) -> Int {
+        if case .perBatch = handler { return configuration.maxConcurrency }
+        return .max
     }
 
     /// Applies the scheduler's decisions. Pauses and resumes only record what is wanted: the poll thread applies them

@@ -19,6 +19,10 @@ struct WorkerScheduler: Sendable {
         var maxBufferedBytes: Int = .max
         /// The budget for the finished offsets above a commit, written into its metadata (0: none).
         var commitMetadataMaxBytes = 0
+        /// `.key` lanes per partition: `.max` gives each key a lane of its own (its 64-bit hash; per-record handlers,
+        /// so a key never waits behind another), a number spreads keys over that many lanes by hash (batch handlers:
+        /// a batch is one lane's chunk, so a lane per key would make batches of one key's records).
+        var keyLanes: Int = .max
         /// Bytes one partition may hold before it is paused alone: a quarter of the worker's (resumes at half of it).
         var maxBufferedBytesPerPartition: Int { maxBufferedBytes == .max ? .max : max(1, maxBufferedBytes / 4) }
     }
@@ -219,11 +223,11 @@ struct WorkerScheduler: Sendable {
             if accepted > 0 { start(lane, &actions) }
             acceptedBytes = partitions.values[position].progress.unfinishedBytes - bytesBefore
         } else if limits.ordering == .key {
-            // A lane per key (hash): keys never wait behind other keys because lanes are few.
+            // A lane per key (its hash) or per hash slot (batch handlers, see `keyLanes`).
             var byLane: [Int: [KafkaRecord]] = [:]
             var order: [Int] = []
             for record in run where partitions.values[position].receive(record.offset, size: record.byteCount) {
-                let slot = LaneKey.slot(forKey: record.key)
+                let slot = LaneKey.slot(forKey: record.key, slots: limits.keyLanes)
                 if byLane[slot]?.append(record) == nil {
                     byLane[slot] = [record]
                     order.append(slot)
@@ -495,7 +499,7 @@ struct WorkerScheduler: Sendable {
 
     private mutating func slot(for record: KafkaRecord, of partition: KafkaTopicPartition) -> Int {
         switch limits.ordering {
-        case .key: return LaneKey.slot(forKey: record.key)
+        case .key: return LaneKey.slot(forKey: record.key, slots: limits.keyLanes)
         case .unordered: return nextUnorderedSlot(of: partition)
         default: return 0
         }
