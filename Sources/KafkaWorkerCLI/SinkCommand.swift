@@ -52,12 +52,19 @@ struct SinkCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: """
         One record per handler call instead of batches: each record's row and marker in a savepoint of its own. On \
-        SQLite, concurrent records share transactions (group commit: one COMMIT for up to 100 records).
+        SQLite, records running at once (--ordering key or unordered) share transactions (group commit: one COMMIT \
+        for up to 100 records).
         """)
     var perRecord = false
 
     @Option(name: .long, help: "Records handled at once at most (1 ... 10000; default 64).")
     var concurrency: Int = 64
+
+    @Option(name: .long, help: """
+        Ordering: partition (default: one record at a time per partition), key (one at a time per record key; \
+        with --per-record, keys run side by side) or unordered.
+        """)
+    var ordering: String = "partition"
 
     @Option(name: .long, help: """
         session.timeout.ms: how long the group waits for a silent member (default 45000). Heartbeats go every \
@@ -69,6 +76,9 @@ struct SinkCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try Self.dedupKey(dedupKey)
+        guard OrderingMode(name: ordering) != nil else {
+            throw ValidationError("--ordering \"\(ordering)\" is not one of: partition, key, unordered")
+        }
         if !(1...10_000).contains(concurrency) {
             throw ValidationError("--concurrency \(concurrency) is outside 1 ... 10000")
         }
@@ -102,15 +112,19 @@ struct SinkCommand: AsyncParsableCommand {
             bootstrapServers: bootstrapServers.split(separator: ",").map(String.init), groupID: group, topics: topic)
         configuration.maxBatchSize = batchSize
         configuration.maxConcurrency = concurrency
+        configuration.ordering = OrderingMode(name: ordering)!
         if let sessionTimeoutMs {
             configuration.consumer.session.timeout = .milliseconds(sessionTimeoutMs)
             configuration.consumer.session.heartbeatInterval = min(.seconds(3), .milliseconds(sessionTimeoutMs / 3))
         }
         let key = try Self.dedupKey(dedupKey)
         if let database {
-            let worker = try await SinkTargets.sqlite(path: database, table: table, key: key, perRecord: perRecord,
-                                                      configuration: configuration, logger: logger)
-            try await run(worker, destination: "database \(database)", logger: logger)
+            let (worker, store) = try await SinkTargets.sqlite(path: database, table: table, key: key, perRecord: perRecord,
+                                                               configuration: configuration, logger: logger)
+            try await run(worker, destination: "database \(database)", logger: logger) {
+                let statistics = store.statistics
+                return "; SQLite: \(statistics.transactions) transactions for \(statistics.committedCalls) calls"
+            }
         } else if let postgresUrl {
             try await SinkTargets.withPostgres(url: postgresUrl, table: table, key: key, perRecord: perRecord,
                                                  configuration: configuration, logger: logger) {
@@ -120,7 +134,9 @@ struct SinkCommand: AsyncParsableCommand {
     }
 
     /// Runs the worker until a signal stops it, with a progress line per second.
-    private func run(_ worker: KafkaWorker, destination: String, logger: Logger) async throws {
+    /// `details`: what the destination adds to each totals line.
+    private func run(_ worker: KafkaWorker, destination: String, logger: Logger,
+                     details: @escaping @Sendable () -> String = { "" }) async throws {
         let signals = handleTerminationSignals(for: worker, logger: logger)
         defer { signals.cancel() }
         printLine("sink started: group \(group), topics \(topic.joined(separator: ",")), \(destination)")
@@ -129,13 +145,13 @@ struct SinkCommand: AsyncParsableCommand {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 let now = worker.statistics
-                if now != last { printLine(Self.totals(now)) }
+                if now != last { printLine(Self.totals(now) + details()) }
                 last = now
             }
         }
         defer { progress.cancel() }
         try await worker.run()
-        printLine("sink stopped: " + Self.totals(worker.statistics))
+        printLine("sink stopped: " + Self.totals(worker.statistics) + details())
     }
 
     static func totals(_ statistics: WorkerStatistics) -> String {

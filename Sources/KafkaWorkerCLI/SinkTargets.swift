@@ -10,7 +10,7 @@ import PostgresNIO
 /// Columns: dedup key, topic, partition, offset, key, value.
 enum SinkTargets {
     static func sqlite(path: String, table: String, key: DedupKey<KafkaRecord>, perRecord: Bool,
-                       configuration: WorkerConfiguration, logger: Logger) async throws -> KafkaWorker {
+                       configuration: WorkerConfiguration, logger: Logger) async throws -> (KafkaWorker, SQLiteIdempotencyStore) {
         let store = try SQLiteIdempotencyStore(configuration: .init(path: path))
         try await store.prepare()
         _ = try await store.withMarkers([]) { transaction, _ in
@@ -19,19 +19,20 @@ enum SinkTargets {
         }
         let idempotency = Idempotency(store: store, key: key)
         if perRecord {
-            return KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(), idempotency: idempotency,
-                               logger: logger) { record, transaction in
+            return (KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(), idempotency: idempotency,
+                                logger: logger) { record, transaction in
                 try await transaction.execute("INSERT INTO \(table) VALUES (?, ?, ?, ?, ?, ?)", try sqliteRow(record, key))
-            }
+            }, store)
         }
-        return KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
+        return (KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(),
                            idempotency: idempotency, logger: logger) { records, transaction in
             for chunk in stride(from: 0, to: records.count, by: 150).map({ records[$0..<min($0 + 150, records.count)] }) {
                 let rows = Array(repeating: "(?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
                 try await transaction.execute("INSERT INTO \(table) VALUES \(rows)", try chunk.flatMap { try sqliteRow($0, key) })
             }
-        }
+        }, store)
     }
+
 
     /// Runs `body` with a worker writing to PostgreSQL, while the connection pool runs.
     static func withPostgres(url: String, table: String, key: DedupKey<KafkaRecord>, perRecord: Bool,

@@ -71,6 +71,17 @@ struct GroupCommitState<Waiter, Pending> {
         return (told, next)
     }
 
+    /// The holder could not begin a transaction (the database stayed busy past its timeout, or cannot be written):
+    /// every call waiting now is dropped, to fail at once — waiting its turn, each would wait the whole busy timeout
+    /// again, one after another. Returns them; the holder keeps the turn (and ends it with `finished`/`ended`).
+    mutating func dropWaiters() -> [Waiter] {
+        precondition(held && !isOpen)
+        let dropped = Array(waiters[waiterStart...])
+        waiters = []
+        waiterStart = 0
+        return dropped
+    }
+
     private mutating func popWaiter() -> Waiter? {
         guard waiterStart < waiters.count else { return nil }
         let next = waiters[waiterStart]

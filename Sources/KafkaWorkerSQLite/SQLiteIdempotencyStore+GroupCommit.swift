@@ -18,7 +18,11 @@ extension SQLiteIdempotencyStore {
     /// and returns once that transaction committed. `work` throwing rolls back to its savepoint and is rethrown;
     /// a COMMIT that fails, or a transaction SQLite rolled back on its own, fails every call of the group.
     func inGroup<T: Sendable>(_ work: () async throws -> T) async throws -> T {
-        await takeTurn()
+        guard await takeTurn() else {
+            counters.withLock { $0.failedCalls += 1 }
+            throw TransientStoreError(reason: "SQLite could not begin a transaction for the calls waiting (busy past the busy timeout, "
+                                          + "or not writable); retried")
+        }
         let outcome: Result<T, any Error>
         var lost = false
         do {
@@ -43,6 +47,9 @@ extension SQLiteIdempotencyStore {
             }
         } catch {
             // BEGIN or SAVEPOINT failed (busy past the timeout, disk): the transaction is either not open or gone.
+            // Without one, the calls waiting fail now rather than each wait the busy timeout in turn.
+            let dropped = group.withLock { $0.isOpen ? [] : $0.dropWaiters() }
+            for waiter in dropped { waiter.resume(returning: false) }
             lost = (try? await perform { connection in
                 guard self.group.withLock({ $0.isOpen }) else { return false }
                 return self.rollbackCall(on: connection)
@@ -56,7 +63,7 @@ extension SQLiteIdempotencyStore {
         guard case .success(let value) = outcome else {
             counters.withLock { $0.failedCalls += 1 }
             switch group.withLock({ $0.finished(nil) }) {
-            case .handOff(let next): next.resume()
+            case .handOff(let next): next.resume(returning: true)
             case .commit: try? await commitGroup(withCaller: false)
             }
             return try outcome.get()
@@ -64,7 +71,7 @@ extension SQLiteIdempotencyStore {
         let committedByAnother = try await withCheckedThrowingContinuation { (waiting: CheckedContinuation<Bool, any Error>) in
             switch group.withLock({ $0.finished(waiting) }) {
             case .handOff(let next):
-                next.resume()
+                next.resume(returning: true)
             case .commit:
                 waiting.resume(returning: false)
             }
@@ -73,10 +80,11 @@ extension SQLiteIdempotencyStore {
         return value
     }
 
-    /// Waits until this call holds the connection.
-    private func takeTurn() async {
-        await withCheckedContinuation { (turn: CheckedContinuation<Void, Never>) in
-            if group.withLock({ $0.arrive(turn) }) { turn.resume() }
+    /// Waits until this call holds the connection: `true`; `false` when the holder before it could not begin a
+    /// transaction (the call fails without trying).
+    private func takeTurn() async -> Bool {
+        await withCheckedContinuation { (turn: CheckedContinuation<Bool, Never>) in
+            if group.withLock({ $0.arrive(turn) }) { turn.resume(returning: true) }
         }
     }
 
@@ -112,7 +120,7 @@ extension SQLiteIdempotencyStore {
             }
         }
         for call in pending { call.resume(with: result.map { true }) }
-        next?.resume()
+        next?.resume(returning: true)
         try result.get()
     }
 
@@ -123,7 +131,7 @@ extension SQLiteIdempotencyStore {
         let (pending, next) = group.withLock { $0.ended() }
         counters.withLock { $0.failedCalls += pending.count + 1 }
         for call in pending { call.resume(throwing: Self.lostTransaction) }
-        next?.resume()
+        next?.resume(returning: true)
         throw own ?? Self.lostTransaction
     }
 

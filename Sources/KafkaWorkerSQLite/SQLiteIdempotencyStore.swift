@@ -29,9 +29,10 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
         public var busyTimeout: Duration = .seconds(10)
         /// `PRAGMA synchronous` (default `.full`: a returned COMMIT survives a power cut).
         public var synchronous: Synchronous = .full
-        /// Records per transaction at most (default 100). Concurrent ``SQLiteIdempotencyStore/withMarkers(_:_:)``
-        /// calls join one transaction — each in a savepoint of its own, run one after another — and share its
-        /// COMMIT (one fsync). 1 gives every call a transaction of its own. Range 1 ... 10000.
+        /// ``SQLiteIdempotencyStore/withMarkers(_:_:)`` calls per transaction at most (default 100): records for a
+        /// per-record handler, batches for a batch handler. Concurrent calls join one transaction — each in a
+        /// savepoint of its own, run one after another — and share its COMMIT (one fsync). 1 gives every call a
+        /// transaction of its own. Range 1 ... 10000.
         public var maxGroupSize = 100
 
         public init(path: String) { self.path = path }
@@ -45,7 +46,7 @@ public final class SQLiteIdempotencyStore: IdempotencyStore {
     let table: String
     private let queue: DispatchQueue
     private let connection: ConnectionBox
-    let group: Mutex<GroupCommitState<CheckedContinuation<Void, Never>, CheckedContinuation<Bool, any Error>>>
+    let group: Mutex<GroupCommitState<CheckedContinuation<Bool, Never>, CheckedContinuation<Bool, any Error>>>
     let counters = Mutex(Statistics())
     private let now: @Sendable () -> Date
 

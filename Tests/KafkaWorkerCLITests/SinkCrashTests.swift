@@ -42,12 +42,22 @@ struct SinkSQLiteCrashTests {
         let topic = try await SinkKills.topic("sink-sqlite-kill")
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("sink-kill")).db").path
         let reader = try SQLiteIdempotencyStore(configuration: .init(path: database))
-        try await SinkKills.run(SinkKills.arguments(topic, "sink-sqlite") + ["--database", database, "--per-record", "--concurrency", "64"]) {
+        let outputs = try await SinkKills.run(SinkKills.arguments(topic, "sink-sqlite")
+                                                  + ["--database", database, "--per-record", "--ordering", "key", "--concurrency", "64"]) {
             let rows = try await reader.withMarkers([]) { transaction, _ in
                 try await transaction.execute("SELECT count(*), count(DISTINCT kafka_partition || '/' || kafka_offset) FROM kafka_sink")
             }
             return (Int(rows.first?[0].integer ?? -1), Int(rows.first?[1].integer ?? -1))
         }
+        // Every sink's totals lines say how its calls were grouped: records shared transactions.
+        let grouped = outputs.flatMap { $0.split(separator: "\n") }.compactMap { line -> (Int, Int)? in
+            guard let range = line.range(of: "SQLite: ") else { return nil }
+            let words = line[range.upperBound...].split(separator: " ")
+            guard words.count >= 4, let transactions = Int(words[0]), let calls = Int(words[3]) else { return nil }
+            return (transactions, calls)
+        }
+        let best = grouped.max { Double($0.1) / Double(max($0.0, 1)) < Double($1.1) / Double(max($1.0, 1)) }
+        #expect(best.map { $0.1 > 2 * $0.0 } == true, "no sink shared its transactions: \(grouped.suffix(6))")
     }
 }
 
@@ -69,8 +79,11 @@ enum SinkKills {
          "--group", KafkaTesting.unique(group), "--log-level", "warning", "--session-timeout-ms", "6000"]
     }
 
-    /// `counts` returns the table's rows and distinct positions (it may throw while the table does not exist).
-    static func run(_ arguments: [String], counts: @escaping @Sendable () async throws -> (rows: Int, distinct: Int)) async throws {
+    /// `counts` returns the table's rows and distinct positions (it may throw while the table does not exist). Returns
+    /// the output of every sink process that ran.
+    @discardableResult
+    static func run(_ arguments: [String], counts: @escaping @Sendable () async throws -> (rows: Int, distinct: Int)) async throws -> [String] {
+        var outputs: [String] = []
         var sinks = try (0..<3).map { _ in try SpawnedWorker(arguments) }
         try await waitFor("the table exists and rows arrive", within: .seconds(30)) { ((try? await counts())?.rows ?? 0) > 0 }
         var kills = 0
@@ -79,6 +92,7 @@ enum SinkKills {
             let victim = Int.random(in: 0..<3)
             sinks[victim].send(SIGKILL)
             _ = await sinks[victim].exitStatus(within: .seconds(10))
+            outputs.append(sinks[victim].text)
             sinks[victim] = try SpawnedWorker(arguments)
             kills += 1
         }
@@ -88,5 +102,6 @@ enum SinkKills {
         #expect(rows == count && distinct == count, "rows \(rows), distinct positions \(distinct), expected \(count) each")
         for sink in sinks { sink.send(SIGINT) }
         for sink in sinks { _ = await sink.exitStatus(within: .seconds(30)) }
+        return outputs + sinks.map(\.text)
     }
 }

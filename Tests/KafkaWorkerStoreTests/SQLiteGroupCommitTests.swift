@@ -142,6 +142,54 @@ struct SQLiteGroupCommitTests {
         }
     }
 
+    /// Another connection holds the write lock: the call that holds the turn waits the busy timeout once, and the
+    /// calls queued behind it fail with it instead of each waiting the busy timeout in turn (16 × 0.3 s before).
+    @Test("a database another connection holds: the queued calls fail together after one busy timeout, not one timeout each")
+    func busyDatabaseFailsTheQueueAtOnce() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(KafkaTesting.unique("kw-busy")).db").path
+        let holder = try SQLiteIdempotencyStore(configuration: .init(path: path))
+        try await holder.prepare()
+        var configuration = SQLiteIdempotencyStore.Configuration(path: path)
+        configuration.busyTimeout = .milliseconds(300)
+        let store = try SQLiteIdempotencyStore(configuration: configuration)
+        try await store.prepare()
+        let done = SharedCount(), holding = SharedCount()
+        let calls = 16
+        let clock = ContinuousClock()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                _ = try await holder.withMarkers([SQLiteStoreTests.marker("holder")]) { _, _ in
+                    holding.add()
+                    // Hold the write lock until every queued call has its answer (at most 20 s).
+                    let deadline = clock.now + .seconds(20)
+                    while done.value < calls, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+                }
+            }
+            while holding.value == 0 { try await Task.sleep(for: .milliseconds(1)) }
+            let start = clock.now
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { calling in
+                for index in 0..<calls {
+                    calling.addTask {
+                        defer { done.add() }
+                        do {
+                            _ = try await store.withMarkers([SQLiteStoreTests.marker("k\(index)")]) { _, fresh in fresh }
+                            return false
+                        } catch is TransientStoreError {
+                            return true
+                        }
+                    }
+                }
+                return try await calling.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            let elapsed = clock.now - start
+            #expect(outcomes.allSatisfy { $0 }, "every call failed as transient (retried by the worker)")
+            #expect(elapsed < .milliseconds(300 * 8), "16 queued calls answered in \(elapsed); one busy timeout each would take 4.8 s")
+            try await group.waitForAll()
+        }
+        // Once the other connection let go, the store works.
+        #expect(try await store.withMarkers([SQLiteStoreTests.marker("after")]) { _, fresh in fresh } == [true])
+    }
+
     @Test("maxGroupSize outside 1 ... 10000 is refused at start, naming the key")
     func badGroupSize() throws {
         for size in [0, 10_001] {

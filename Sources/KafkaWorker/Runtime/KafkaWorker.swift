@@ -76,7 +76,9 @@ public final class KafkaWorker: Service, Sendable {
     /// `handler` then gets its result inside the transaction, only when the marker is new — keep it to the
     /// writes. A store that groups transactions (SQLite's group commit) runs handlers one after another, so what
     /// waits belongs in `prepare`. `prepare` runs for a duplicate too (its result is then dropped), and again
-    /// when the record is retried.
+    /// whenever the record is tried again — after its own failure, or when its store transaction failed (with group
+    /// commit, another record's failure can fail the whole group). So it must have no effect outside that the
+    /// marker would have to protect (a read, a quote, a computation), or be idempotent itself.
     public convenience init<Decoder: RecordDecoder, Store: IdempotencyStore, Prepared: Sendable>(
         configuration: WorkerConfiguration, decoder: Decoder, idempotency: Idempotency<Decoder.Value, Store>,
         locking: Locking<Decoder.Value>? = nil, logger: Logger = Logger(label: "kafka-worker"),
