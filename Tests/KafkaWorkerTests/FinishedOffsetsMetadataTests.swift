@@ -59,8 +59,19 @@ struct FinishedOffsetsMetadataTests {
         let records = (10..<20).map { KafkaRecord(topic: "t", partition: 0, offset: Int64($0), key: KafkaBytes(utf8: "k\($0)")) }
         let actions = scheduler.receive(records, generation: 1)
         var handedOut: [Int64] = []
-        for lane in actions.startLanes {
-            while case .chunk(let chunk) = scheduler.take(for: lane) { handedOut += chunk.records.map(\.offset) }
+        // Six keys, a lane each, four running: a lane that runs dry hands its turn to a waiting one.
+        var lanes = actions.startLanes
+        while let lane = lanes.popLast() {
+            while true {
+                switch scheduler.take(for: lane) {
+                case .chunk(let chunk):
+                    handedOut += chunk.records.map(\.offset)
+                    continue
+                case .idle(let next):
+                    if let next { lanes.append(next) }
+                }
+                break
+            }
         }
         #expect(handedOut.sorted() == [10, 11, 15, 16, 18, 19])
         #expect(scheduler.skippedAsFinished == 4)
