@@ -57,8 +57,8 @@ extension SQLiteIdempotencyStore {
             outcome = .failure(error)
         }
         if lost {
-            if case .failure(let error) = outcome { try await failGroup(own: error) }
-            try await failGroup(own: nil)
+            if case .failure(let error) = outcome { try failGroup(own: error) }
+            try failGroup(own: nil)
         }
         guard case .success(let value) = outcome else {
             counters.withLock { $0.failedCalls += 1 }
@@ -127,7 +127,7 @@ extension SQLiteIdempotencyStore {
     /// The group's transaction is gone (SQLite rolled it back after an I/O error or a full disk, or the connection
     /// had to be closed): the calls waiting for its COMMIT fail with `failure` — nothing of theirs was kept, so
     /// they are retried — and this call throws its own error, or that one if it had none.
-    private func failGroup(own: (any Error)?) async throws -> Never {
+    private func failGroup(own: (any Error)?) throws -> Never {
         let (pending, next) = group.withLock { $0.ended() }
         counters.withLock { $0.failedCalls += pending.count + 1 }
         for call in pending { call.resume(throwing: Self.lostTransaction) }

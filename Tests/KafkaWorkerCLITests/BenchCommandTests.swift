@@ -73,6 +73,18 @@ struct BenchCommandTests {
         #expect(ratio > 3, "\(output)")
     }
 
+    @Test("bad keyed-I/O options are refused, naming what is accepted", arguments: [
+        (["--handler-latency", "fast"], "--handler-latency \"fast\" is not a duration in 1us ... 10s"),
+        (["--handler-latency", "5ms", "--concurrency", "64,x"], "--concurrency \"64,x\" is not a comma-separated list of numbers in 1...10000"),
+        (["--sink", "sqlite"], "--sink sqlite needs --handler-latency"),
+        (["--handler-latency", "5ms", "--ordering", "random"], "--ordering \"random\" is not one of: partition, key, unordered"),
+    ])
+    func badKeyedOptions(options: [String], message: String) async throws {
+        let (status, output) = try await runKafkaWorker(["bench"] + options, withErrors: true)
+        #expect(status != 0)
+        #expect(output.contains(message), "\(output)")
+    }
+
     @Test("unknown contenders are refused, naming the accepted ones")
     func unknownContender() async throws {
         let (status, output) = try await runKafkaWorker(["bench", "--contenders", "partition,fastest"], withErrors: true)

@@ -125,6 +125,8 @@ struct SinkCommandTests {
         (["--dedup-key", "value"], "--dedup-key \"value\" is not one of: key, header:NAME, offset"),
         (["--session-timeout-ms", "10"], "--session-timeout-ms 10 is outside the accepted range 1000...3600000"),
         (["--table", "1x"], "--table \"1x\" is not accepted"),
+        (["--ordering", "sideways"], "--ordering \"sideways\" is not one of: partition, key, unordered"),
+        (["--concurrency", "0"], "--concurrency 0 is outside 1 ... 10000"),
     ])
     func badOption(option: [String], message: String) async throws {
         let (status, output) = try await runKafkaWorker(

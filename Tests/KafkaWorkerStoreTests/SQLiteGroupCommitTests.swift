@@ -3,7 +3,6 @@ import KafkaClient
 import KafkaWorker
 import KafkaWorkerSQLite
 import KafkaWorkerTesting
-import Synchronization
 import Testing
 
 /// Group commit: concurrent `withMarkers` calls share one SQLite transaction (a savepoint each) and one COMMIT.
@@ -36,7 +35,7 @@ struct SQLiteGroupCommitTests {
     func oneFailureRollsBackOnlyItsOwnWrites() async throws {
         let store = try await Self.prepared()
         let before = store.statistics
-        let started = SharedCount()
+        let started = SharedCounter()
         let results = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
             for index in 0..<64 {
                 group.addTask {
@@ -82,7 +81,7 @@ struct SQLiteGroupCommitTests {
     func randomFailures(seed: UInt64, maxGroupSize: Int) async throws {
         let store = try await Self.prepared(maxGroupSize: maxGroupSize)
         let ids = 400
-        let lostGroups = SharedCount()
+        let lostGroups = SharedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<16 {
                 group.addTask {
@@ -153,7 +152,7 @@ struct SQLiteGroupCommitTests {
         configuration.busyTimeout = .milliseconds(300)
         let store = try SQLiteIdempotencyStore(configuration: configuration)
         try await store.prepare()
-        let done = SharedCount(), holding = SharedCount()
+        let done = SharedCounter(), holding = SharedCounter()
         let calls = 16
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -199,11 +198,4 @@ struct SQLiteGroupCommitTests {
             #expect(error?.key == "sqlite.maxGroupSize")
         }
     }
-}
-
-/// A counter shared by concurrent tasks.
-final class SharedCount: Sendable {
-    private let count = Atomic<Int>(0)
-    func add() { count.add(1, ordering: .relaxed) }
-    var value: Int { count.load(ordering: .relaxed) }
 }

@@ -1,7 +1,6 @@
 import KafkaClient
 import KafkaWorker
 import KafkaWorkerTesting
-import Synchronization
 import Testing
 
 /// `.key` ordering: a lane per key, so a key waits only for its own earlier records — never for another key that
@@ -56,11 +55,4 @@ struct KeyLaneTests {
         // make 1,000 calls of one record.
         #expect(calls.value <= 100, "\(calls.value) batch calls for 1,000 records of 1,000 keys")
     }
-}
-
-/// A counter shared by concurrent tasks.
-final class SharedCounter: Sendable {
-    private let count = Mutex(0)
-    func add() { count.withLock { $0 += 1 } }
-    var value: Int { count.withLock { $0 } }
 }

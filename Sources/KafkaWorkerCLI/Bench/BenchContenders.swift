@@ -12,16 +12,13 @@ struct BenchResult {
     var recordsPerSecond: Double { elapsed > .zero ? Double(records) / elapsed.seconds : 0 }
 
     /// Runs `worker` until `meter` has counted its target, then stops it; the time from the first record to the
-    /// target-th, and the resident set's peak meanwhile.
+    /// target-th. (Memory: wrap it in ``measured(_:)``.)
     static func timing(_ worker: KafkaWorker, until meter: Meter) async throws -> BenchResult {
-        let (elapsed, peak) = try await PeakMemory.measure {
-            let running = Task { try await worker.run() }
-            let elapsed = await meter.wait()
-            worker.stop()
-            try await running.value
-            return elapsed
-        }
-        return BenchResult(records: meter.target, elapsed: elapsed, peakBytes: peak)
+        let running = Task { try await worker.run() }
+        let elapsed = await meter.wait()
+        worker.stop()
+        try await running.value
+        return BenchResult(records: meter.target, elapsed: elapsed)
     }
 
     /// Runs `body` and adds the resident set's peak meanwhile.
@@ -74,11 +71,7 @@ struct BenchContenders {
         let meter = Meter(target: count)
         let worker = KafkaWorker(configuration: configuration, decoder: RawRecordDecoder(), logger: logger,
                                  handler: { _ in meter.tick() })
-        let running = Task { try await worker.run() }
-        let elapsed = await meter.wait()
-        worker.stop()
-        try await running.value
-        return BenchResult(records: count, elapsed: elapsed)
+        return try await BenchResult.timing(worker, until: meter)
     }
 
     /// `KafkaConsumer` alone: the poll thread, record conversion and the batch hand-off, no worker.

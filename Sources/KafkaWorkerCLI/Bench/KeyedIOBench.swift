@@ -91,6 +91,6 @@ struct KeyedIOBench {
                                      try await Task.sleep(for: latency)
                                      meter.tick()
                                  })
-        return try await BenchResult.timing(worker, until: meter)
+        return try await BenchResult.measured { try await BenchResult.timing(worker, until: meter) }
     }
 }

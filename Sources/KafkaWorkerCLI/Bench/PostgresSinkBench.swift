@@ -65,11 +65,7 @@ struct PostgresSinkBench {
             try await transaction.query("INSERT INTO \(unescaped: rows) (id, payload) SELECT * FROM UNNEST(\(ids)::bigint[], \(payloads)::text[])")
             meter.tick(records.count)
         }
-        let running = Task { try await worker.run() }
-        let elapsed = await meter.wait()
-        worker.stop()
-        try await running.value
-        return BenchResult(records: count, elapsed: elapsed)
+        return try await BenchResult.timing(worker, until: meter)
     }
 
     private func perRecord(_ client: PostgresClient, rows: String, count: Int) async throws -> BenchResult {

@@ -51,7 +51,7 @@ struct SQLiteSinkBench {
                                      try await transaction.execute("INSERT INTO bench_rows VALUES (?, ?)", Self.row(record))
                                      meter.tick()
                                  })
-        return try await BenchResult.timing(worker, until: meter)
+        return try await BenchResult.measured { try await BenchResult.timing(worker, until: meter) }
     }
 
     private func batch(concurrency: Int, ordering: OrderingMode, count: Int) async throws -> BenchResult {
@@ -66,7 +66,7 @@ struct SQLiteSinkBench {
             for record in records { try await transaction.execute("INSERT INTO bench_rows VALUES (?, ?)", Self.row(record)) }
             meter.tick(records.count)
         }
-        return try await BenchResult.timing(worker, until: meter)
+        return try await BenchResult.measured { try await BenchResult.timing(worker, until: meter) }
     }
 
     private func configuration(_ name: String, _ concurrency: Int, _ ordering: OrderingMode) -> WorkerConfiguration {
