@@ -15,14 +15,31 @@ run_chaos_tier() {
     local args=(--records 20000 --workers 3 --duration 60s --fault-interval 4s --seed "$seed" --postgres-url-from-environment
         --postgres-restart-command "$KAFKA_WORKER_TEST_POSTGRES_CTL restart" --log-level critical "$@")
     echo "==> chaos short tier ($label, seed $seed)"
-    local started=$SECONDS
-    # The harness prints its progress every few seconds: five silent minutes mean it hangs (see watchdog.sh).
-    if ! KAFKA_WORKER_CHAOS_POSTGRES_URL="$KAFKA_WORKER_TEST_POSTGRES_URL" watched 300 "chaos ($label)" .build/debug/kafka-worker chaos "${args[@]}"; then
-        echo "error: chaos short tier ($label) failed; replay with:" \
-            "${LD_LIBRARY_PATH:+LD_LIBRARY_PATH=$LD_LIBRARY_PATH }KAFKA_WORKER_CHAOS_POSTGRES_URL=… kafka-worker chaos ${args[*]}" >&2
-        return 1
-    fi
-    echo "==> chaos short tier ($label): $((SECONDS - started)) s"
+    local started=$SECONDS attempt output
+    output=$(mktemp "${TMPDIR:-/tmp}/kafka-worker-chaos.XXXXXX")
+    for attempt in 1 2; do
+        # The harness prints its progress every few seconds: five silent minutes mean it hangs (see watchdog.sh).
+        if KAFKA_WORKER_CHAOS_POSTGRES_URL="$KAFKA_WORKER_TEST_POSTGRES_URL" WATCHED_COPY="$output" \
+            watched 300 "chaos ($label)" .build/debug/kafka-worker chaos "${args[@]}"; then
+            rm -f "$output"
+            echo "==> chaos short tier ($label): $((SECONDS - started)) s"
+            return 0
+        fi
+        # librdkafka 2.0.2's mock cluster — the embedded broker, inside the harness process — can abort on its own
+        # assertion when a member re-joins while its earlier JoinGroup is still unanswered
+        # (rd_kafka_mock_cgrp_member_add: `!member->resp`). The harness dies with it before any verdict: that run
+        # proves nothing, so it is run once more. Every other failure fails the tier at once.
+        if [ "$attempt" = 1 ] && grep -q "rdkafka_mock.*Assertion" "$output"; then
+            echo "warning: chaos short tier ($label): the embedded broker (librdkafka's mock cluster) aborted on its own assertion;" \
+                "no verdict — running it once more" >&2
+            continue
+        fi
+        break
+    done
+    rm -f "$output"
+    echo "error: chaos short tier ($label) failed; replay with:" \
+        "${LD_LIBRARY_PATH:+LD_LIBRARY_PATH=$LD_LIBRARY_PATH }KAFKA_WORKER_CHAOS_POSTGRES_URL=… kafka-worker chaos ${args[*]}" >&2
+    return 1
 }
 
 # start_tansu: a private Tansu broker (memory storage) on 127.0.0.1; exports TANSU_BOOTSTRAP and stops it on exit.

@@ -5,6 +5,7 @@
 #   watched SILENCE_SECONDS LABEL CMD...   runs CMD in its own process group; its output goes to stdout as usual
 #                                          and is copied to a file whose growth is the sign of life. Returns CMD's
 #                                          status, or 124 after a hang (stacks printed, the group killed).
+#                                          WATCHED_COPY=PATH keeps a copy of its output there.
 # KAFKA_WORKER_TEST_SILENCE overrides every step's limit (seconds).
 
 # descendants PID: PID and every process under it.
@@ -64,6 +65,7 @@ watched() {
     fi
     local rc=0
     wait "$pid" || rc=$?
+    if [ -n "${WATCHED_COPY:-}" ]; then cp "$out" "$WATCHED_COPY"; fi
     rm -f "$out"
     return "$rc"
 }
